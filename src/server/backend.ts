@@ -1,0 +1,46 @@
+// The backend seam: what serves an authenticated user's SFTP sessions. The upstream proxy and the
+// local folder server each implement Backend; the SSH front server knows only this.
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { AuthorizedUser } from '../auth/user-store.js';
+
+/**
+ * An accepted SFTP subsystem channel: a duplex byte stream plus the SSH channel extras.
+ * (ssh2's ServerChannel fits this shape.)
+ */
+export interface SftpChannel extends Duplex {
+  stderr: NodeJS.WritableStream;
+  exit(status: number): void;
+  close(): void;
+}
+
+export interface ConnectionContext {
+  user: AuthorizedUser;
+  /** `ip:port` of the client. */
+  remote: string;
+  /** Child logger carrying {user, remote}. */
+  log: Logger;
+}
+
+/** Byte counters a backend reports for the session-end log line. */
+export interface TransferCounters {
+  /** Bytes from the client towards the backend. */
+  bytesUp: number;
+  /** Bytes from the backend towards the client. */
+  bytesDown: number;
+}
+
+/** One authenticated SSH connection's link to its backend. */
+export interface BackendConnection {
+  /** Serve SFTP on an already-accepted channel. Data may already be buffered in it. */
+  openSftp(channel: SftpChannel): void;
+  readonly counters: TransferCounters;
+  /** The client connection ended: release everything (upstream connection, file handles). */
+  close(): void;
+}
+
+export interface Backend {
+  /** Called once per authenticated connection, before the client opens any channel. */
+  connect(ctx: ConnectionContext): BackendConnection;
+  close(): Promise<void>;
+}
