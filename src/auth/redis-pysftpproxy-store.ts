@@ -1,0 +1,50 @@
+// The original pysftpproxy schema, read live at every login:
+//   pysftpproxy:pubkey:<base64 key blob>  -> user name (must equal the login name)
+//   pysftpproxy:user:<name>               -> hash remote, port, user, home [, key, hostkey]
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { constantTimeEqual } from './constant-time.js';
+import { parseRoute, type RouteDefaults } from './parse-route.js';
+import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserStore } from './user-store.js';
+
+export const PUBKEY_PREFIX = 'pysftpproxy:pubkey:';
+export const USER_PREFIX = 'pysftpproxy:user:';
+
+export class RedisPysftpproxyStore implements UserStore {
+  readonly kind = 'redis-pysftpproxy';
+
+  constructor(private readonly redis: Redis, private readonly defaults: RouteDefaults, private readonly log: Logger) {}
+
+  async start(): Promise<void> {
+    // Nothing to preload: every login reads Redis, so changes apply to the next login.
+  }
+
+  async authorize(username: string, key: ClientKey): Promise<AuthDecision> {
+    const keyName = PUBKEY_PREFIX + key.data.toString('base64');
+    let owner: string | null;
+    let fields: Record<string, string>;
+    try {
+      // One round trip: the route is fetched for the login name; it is only used if the key is theirs.
+      const results = await this.redis.multi().get(keyName).hgetall(USER_PREFIX + username).exec();
+      if (!results) throw new Error('transaction aborted');
+      for (const [err] of results) if (err) throw err;
+      owner = results[0]![1] as string | null;
+      fields = results[1]![1] as Record<string, string>;
+    } catch (err) {
+      throw new StoreUnavailableError(`redis: ${(err as Error).message}`);
+    }
+    if (owner === null) return { ok: false, reason: 'public key not registered' };
+    if (!constantTimeEqual(owner, username)) return { ok: false, reason: 'public key belongs to another user' };
+    if (Object.keys(fields).length === 0) return { ok: false, reason: `no route: ${USER_PREFIX}${username} is missing` };
+    const route = parseRoute(fields, this.defaults);
+    if ('error' in route) {
+      this.log.warn({ user: username, key: USER_PREFIX + username, problem: route.error }, 'bad route data in redis');
+      return { ok: false, reason: `bad route in ${USER_PREFIX}${username}: ${route.error}` };
+    }
+    return { ok: true, user: { name: username, route } };
+  }
+
+  async close(): Promise<void> {
+    // The connection is shared and closed by its owner (main.ts).
+  }
+}

@@ -1,0 +1,65 @@
+// Command-line entry: configuration errors are one line and exit 2; no stack traces for operators.
+import fs from 'node:fs';
+import { ConfigError } from './config/config-error.js';
+import { helpText } from './config/help-text.js';
+import { loadConfig } from './config/load-config.js';
+import { createLogger } from './log/logger.js';
+import { start } from './main.js';
+import { dropPrivileges } from './runtime/drop-privileges.js';
+import { writePidfile } from './runtime/pidfile.js';
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function die(message: string, code: number): never {
+  process.stderr.write(`pysftpproxy: ${message}\n`);
+  process.exit(code);
+}
+
+async function run(): Promise<void> {
+  let loaded;
+  try {
+    loaded = loadConfig(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) die(err.message, 2);
+    throw err;
+  }
+  if (loaded.kind === 'help') return void process.stdout.write(helpText(version()));
+  if (loaded.kind === 'version') return void process.stdout.write(`pysftpproxy ${version()}\n`);
+  const config = loaded.config;
+  const log = createLogger(config);
+
+  let running;
+  try {
+    running = await start(config, log);
+    const dropped = dropPrivileges(config.userid, config.groupid);
+    if (dropped) log.info(dropped, 'privileges dropped');
+  } catch (err) {
+    if (err instanceof ConfigError) die(err.message, 2);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
+      die(`cannot listen on ${config.listen}:${config.port} (${e.code}); choose another --port/--listen`, 1);
+    }
+    throw err;
+  }
+  const removePidfile = config.pidfile ? writePidfile(config.pidfile) : () => {};
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(0), 5000);
+    force.unref();
+    running.stop().finally(() => { removePidfile(); process.exit(0); });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+run().catch((err: unknown) => {
+  process.stderr.write(`pysftpproxy: fatal: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

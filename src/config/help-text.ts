@@ -1,0 +1,23 @@
+// --help, generated from the option table so it cannot drift from what is accepted.
+import { OPTIONS } from './options.js';
+
+export function helpText(version: string): string {
+  const lines = [
+    `pysftpproxy ${version}: SFTP reverse proxy and server`,
+    '',
+    'Usage: pysftpproxy [--config FILE] [--option value ...]',
+    '',
+    'Precedence: defaults < config file ([options] section) < environment and ./.env < flags.',
+    '',
+    '  --config FILE (SFTPPROXY_CONFIG)',
+    '      INI file with an [options] section; keys are the flag names (or the original solt_sftp names)',
+  ];
+  for (const o of OPTIONS) {
+    const value = o.type === 'bool' ? '' : o.choices ? ` ${o.choices.join('|')}` : ` ${o.type.toUpperCase()}`;
+    const aliases = o.iniAliases?.length ? `; in INI also ${o.iniAliases.join(', ')}` : '';
+    lines.push(`  --${o.flag}${value} (${o.env})`);
+    lines.push(`      ${o.help}${o.default !== undefined ? ` [default: ${o.default}]` : ''}${aliases}`);
+  }
+  lines.push('', '  --help, --version');
+  return lines.join('\n') + '\n';
+}

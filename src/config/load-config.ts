@@ -1,0 +1,77 @@
+// Builds the typed Config: defaults < INI file (--config) < environment and ./.env < flags.
+import fs from 'node:fs';
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { parseCliArgs } from './cli-args.js';
+import { ConfigError } from './config-error.js';
+import { readIniFile } from './ini-file.js';
+import { OPTIONS, type Config, type OptionSpec } from './options.js';
+import { expandPath, parseValue } from './parse-value.js';
+
+export type LoadResult =
+  | { kind: 'run'; config: Config }
+  | { kind: 'help' }
+  | { kind: 'version' };
+
+/** Environment as the process sees it, plus `.env` in `cwd` for names the environment lacks. */
+function environment(env: NodeJS.ProcessEnv, cwd: string): NodeJS.ProcessEnv {
+  const file = path.join(cwd, '.env');
+  if (!fs.existsSync(file)) return env;
+  return { ...dotenv.parse(fs.readFileSync(file)), ...env };
+}
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadResult {
+  const cli = parseCliArgs(argv);
+  if (cli.help) return { kind: 'help' };
+  if (cli.version) return { kind: 'version' };
+  const fullEnv = environment(env, cwd);
+
+  const raw = new Map<OptionSpec, { value: string; source: string }>();
+  const configFile = cli.configFile ?? fullEnv['SFTPPROXY_CONFIG'];
+  if (configFile) for (const [spec, v] of readIniFile(expandPath(configFile))) raw.set(spec, v);
+  for (const spec of OPTIONS) {
+    const value = fullEnv[spec.env];
+    if (value !== undefined && value !== '') raw.set(spec, { value, source: spec.env });
+  }
+  for (const [spec, value] of cli.values) raw.set(spec, { value, source: `--${spec.flag}` });
+
+  const set: Record<string, unknown> = {};
+  for (const [spec, { value, source }] of raw) set[spec.key] = parseValue(spec, value, source);
+
+  const mode = (set['mode'] as Config['mode'] | undefined) ?? 'proxy';
+  const config: Config = {
+    mode,
+    listen: '0.0.0.0',
+    port: mode === 'local' ? 2200 : 5022,
+    dataDir: expandPath('~/.local/share/pysftpproxy'),
+    clientUser: 'root',
+    redisHost: '127.0.0.1',
+    redisPort: 6379,
+    redisDb: 1,
+    redisChannel: 'sftp_users',
+    sftpPath: '/opt/solt_sftp/files',
+    upstreamHostkeys: 'tofu',
+    connectTimeout: 10,
+    loginGraceTime: 30,
+    maxHandles: 256,
+    logLevel: 'info',
+    logPretty: Boolean(process.stdout.isTTY),
+    ...set,
+  };
+  checkCombinations(config);
+  return { kind: 'run', config };
+}
+
+/** Rules that involve more than one option. */
+function checkCombinations(c: Config): void {
+  for (const [key, flag] of [['privatekeyPath', 'privatekey-path'], ['publickeyPath', 'publickey-path'],
+    ['clientKeyPath', 'client-key-path'], ['knownHosts', 'known-hosts']] as const) {
+    const file = c[key];
+    if (file && !fs.existsSync(file)) {
+      throw new ConfigError(`--${flag} ${file}: no such file; give the path of an existing file or leave the option unset`);
+    }
+  }
+  if (c.publickeyPath && !c.privatekeyPath) {
+    throw new ConfigError('--publickey-path is set without --privatekey-path: set both, or neither to use a generated host key');
+  }
+}

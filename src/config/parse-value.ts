@@ -1,0 +1,51 @@
+// Turns one raw text value into a typed option value, or a ConfigError naming where it came from.
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError } from './config-error.js';
+import type { OptionSpec } from './options.js';
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off']);
+
+export function expandPath(raw: string): string {
+  const home = os.homedir();
+  if (raw === '~') return home;
+  if (raw.startsWith('~/')) return path.join(home, raw.slice(2));
+  return path.resolve(raw);
+}
+
+/** `source` names where the value came from, e.g. `SFTPPROXY_PORT` or `--port` or `[options] port in a.ini`. */
+export function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean {
+  const bad = (expected: string): never => {
+    throw new ConfigError(`${source}=${JSON.stringify(raw)} is not valid: expected ${expected}`);
+  };
+  const value = raw.trim();
+  switch (spec.type) {
+    case 'string':
+      if (value === '') bad('a non-empty value');
+      return value;
+    case 'path':
+      if (value === '') bad('a file or directory path');
+      return expandPath(value);
+    case 'enum':
+      if (!spec.choices?.includes(value.toLowerCase())) bad(`one of ${spec.choices?.join(', ')}`);
+      return value.toLowerCase();
+    case 'bool': {
+      const v = value.toLowerCase();
+      if (TRUE.has(v)) return true;
+      if (FALSE.has(v)) return false;
+      return bad('true or false');
+    }
+    case 'port':
+    case 'int':
+    case 'seconds': {
+      const min = spec.type === 'port' ? 1 : spec.min ?? 0;
+      const max = spec.type === 'port' ? 65535 : spec.max ?? Number.MAX_SAFE_INTEGER;
+      const what = spec.type === 'port' ? 'a TCP port number' : spec.type === 'seconds' ? 'a number of seconds' : 'a whole number';
+      if (!/^\d+$/.test(value)) bad(`${what} from ${min} to ${max}`);
+      const n = Number(value);
+      if (n < min || n > max) bad(`${what} from ${min} to ${max}`);
+      return n;
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// pino, structured: one JSON line per event an operator cares about. Pretty output is a small
+// built-in formatter (no pino-pretty dependency) used on a terminal or with --log-pretty.
+import fs from 'node:fs';
+import { pino, type Logger } from 'pino';
+import type { Config } from '../config/options.js';
+
+export type { Logger };
+
+/** Secrets never reach the log, even if a caller passes one by mistake. */
+const REDACT = ['password', 'redisPassword', 'passphrase', 'privateKey', '*.password', '*.privateKey'];
+
+function prettyLine(line: string): string {
+  try {
+    const { level, time, msg, pid: _p, hostname: _h, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    const names: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+    const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    return `${new Date(time as number).toISOString()} ${names[level as number] ?? level} ${msg}${fields ? ' ' + fields : ''}\n`;
+  } catch {
+    return line;
+  }
+}
+
+export function createLogger(config: Pick<Config, 'logLevel' | 'logPretty' | 'logfile'>): Logger {
+  const target = config.logfile ? fs.createWriteStream(config.logfile, { flags: 'a' }) : process.stdout;
+  const options = { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined };
+  if (!config.logPretty) return pino(options, config.logfile ? target : pino.destination({ fd: 1, sync: true }));
+  return pino(options, { write: (line: string) => target.write(prettyLine(line)) });
+}

@@ -1,0 +1,57 @@
+// Wires the parts for one configuration: listener -> auth (user store) -> backend.
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import type { Config } from './config/options.js';
+import { createStore, storeName } from './auth/create-store.js';
+import type { Backend } from './server/backend.js';
+import { SshServer } from './server/ssh-server.js';
+import { loadHostKey } from './keys/host-key.js';
+import { loadClientKey } from './keys/client-key.js';
+import { createRedis, redisAddress } from './redis/redis-connection.js';
+import { HostKeyVerifier } from './proxy/host-key-verifier.js';
+import { UpstreamBackend } from './proxy/upstream-backend.js';
+import { nativeCryptoAvailable } from './runtime/native-crypto.js';
+
+export interface Running {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function start(config: Config, log: Logger): Promise<Running> {
+  const hostKey = loadHostKey(config);
+  log.info({ fingerprint: hostKey.fingerprint, type: hostKey.type, path: hostKey.path, generated: hostKey.generated || undefined },
+    hostKey.generated ? 'host key generated' : 'host key loaded');
+  if (!nativeCryptoAvailable()) {
+    log.warn('ssh2 native crypto binding missing: encryption runs in JavaScript at about half the speed; ' +
+      'reinstall with a C++ toolchain (g++, make, python3) and without --ignore-scripts');
+  }
+
+  const usesRedis = storeName(config).startsWith('redis') || (config.mode === 'proxy' && config.upstreamHostkeys === 'tofu');
+  const redis: Redis | undefined = usesRedis ? createRedis(config, log) : undefined;
+  if (redis) log.info({ redis: redisAddress(config) }, 'using redis');
+  const store = await createStore(config, log, redis);
+  const backend = createBackend(config, log, redis);
+  await store.start();
+
+  const server = new SshServer({ hostKey, store, backend, log, loginGraceTime: config.loginGraceTime });
+  const address = await server.listen(config.port, config.listen);
+  log.info({ port: address.port, address: address.address, mode: config.mode, store: store.kind }, 'listening');
+
+  return {
+    port: address.port,
+    async stop() {
+      await server.close();
+      await backend.close();
+      await store.close();
+      redis?.disconnect();
+    },
+  };
+}
+
+function createBackend(config: Config, log: Logger, redis: Redis | undefined): Backend {
+  if (config.upstreamHostkeys === 'off') log.warn('upstream host keys are not checked (--upstream-hostkeys off): a man in the middle would go unnoticed');
+  const clientKey = loadClientKey(config.clientKeyPath);
+  log.info({ fingerprint: clientKey.fingerprint, path: clientKey.path }, 'upstream client key loaded');
+  const verifier = new HostKeyVerifier(config.upstreamHostkeys, redis, config.knownHosts);
+  return new UpstreamBackend({ clientKey, verifier, connectTimeout: config.connectTimeout });
+}

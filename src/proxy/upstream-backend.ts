@@ -1,0 +1,139 @@
+// Proxy mode's backend: each authenticated client gets one SSH connection to its route's upstream
+// (dialed as soon as the login succeeds, so it is ready by the time the client asks for sftp);
+// every sftp channel the client opens becomes an sftp channel upstream, piped byte for byte.
+import fs from 'node:fs';
+import ssh2, { type ClientChannel } from 'ssh2';
+import type { Logger } from 'pino';
+import type { Route } from '../auth/user-store.js';
+import type { LoadedKey } from '../keys/read-private-key.js';
+import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
+import type { HostKeyVerifier } from './host-key-verifier.js';
+import { pipeChannels } from './pipe-channels.js';
+
+export interface UpstreamBackendOptions {
+  clientKey: LoadedKey;
+  verifier: HostKeyVerifier;
+  /** Seconds to connect and log in upstream. */
+  connectTimeout: number;
+}
+
+/** Why the upstream could not serve: `reason` for the log, `clientMessage` (no internals) for the user. */
+class UpstreamFailure extends Error {
+  constructor(readonly reason: string, readonly clientMessage: string) {
+    super(reason);
+  }
+}
+
+const UNAVAILABLE = 'pysftpproxy: your SFTP server is unavailable right now, please try again later';
+const REFUSED = 'pysftpproxy: your SFTP server refused the proxy login; please contact the operator';
+const UNVERIFIED = 'pysftpproxy: your SFTP server could not be verified; please contact the operator';
+
+export class UpstreamBackend implements Backend {
+  constructor(private readonly opts: UpstreamBackendOptions) {}
+
+  connect(ctx: ConnectionContext): BackendConnection {
+    if (!ctx.user.route) throw new Error(`user ${ctx.user.name} has no route: the proxy backend needs a route store`);
+    return new UpstreamConnection(ctx.user.route, ctx.log, this.opts);
+  }
+
+  async close(): Promise<void> {}
+}
+
+class UpstreamConnection implements BackendConnection {
+  readonly counters: TransferCounters = { bytesUp: 0, bytesDown: 0 };
+  private readonly ssh = new ssh2.Client();
+  private readonly ready: Promise<void>;
+  private readonly channels = new Set<SftpChannel>();
+  private closed = false;
+  private readonly upstream: string;
+
+  constructor(private readonly route: Route, private readonly log: Logger, private readonly opts: UpstreamBackendOptions) {
+    this.upstream = `${route.user}@${route.host}:${route.port}`;
+    this.ready = this.dial();
+    this.ready.catch(() => {}); // observed by openSftp; a client that never opens sftp must not crash us
+  }
+
+  private dial(): Promise<void> {
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      let hostKeyProblem: string | undefined;
+      let privateKey: Buffer;
+      try {
+        privateKey = this.route.keyPath ? fs.readFileSync(this.route.keyPath) : this.opts.clientKey.pem;
+      } catch (err) {
+        const reason = `per-user key ${this.route.keyPath} unreadable (${(err as NodeJS.ErrnoException).code})`;
+        this.log.error({ upstream: this.upstream, reason }, 'upstream failed');
+        return reject(new UpstreamFailure(reason, REFUSED));
+      }
+      this.ssh.on('ready', () => {
+        this.log.info({ upstream: this.upstream, ms: Date.now() - started }, 'upstream connected');
+        resolve();
+      });
+      this.ssh.on('error', (err: Error & { level?: string; code?: string }) => {
+        if (this.closed) return;
+        let failure: UpstreamFailure;
+        if (hostKeyProblem) failure = new UpstreamFailure(hostKeyProblem, UNVERIFIED);
+        else if (err.level === 'client-authentication') failure = new UpstreamFailure('upstream refused the proxy\'s key', REFUSED);
+        else if (err.level === 'client-timeout') failure = new UpstreamFailure(`no SSH handshake within ${this.opts.connectTimeout} s`, UNAVAILABLE);
+        else failure = new UpstreamFailure(`cannot connect: ${err.code ?? err.message}`, UNAVAILABLE);
+        this.log.error({ upstream: this.upstream, reason: failure.reason }, 'upstream failed');
+        reject(failure);
+        this.failAll(failure);
+      });
+      this.ssh.on('close', () => {
+        const lost = new UpstreamFailure('upstream connection closed', UNAVAILABLE);
+        if (!this.closed && this.channels.size > 0) this.log.warn({ upstream: this.upstream }, 'upstream connection lost');
+        reject(lost);
+        this.failAll(lost);
+      });
+      this.ssh.connect({
+        host: this.route.host,
+        port: this.route.port,
+        username: this.route.user,
+        privateKey,
+        readyTimeout: this.opts.connectTimeout * 1000,
+        keepaliveInterval: 15_000,
+        keepaliveCountMax: 4,
+        hostVerifier: (blob: Buffer, verify: (ok: boolean) => void) => {
+          this.opts.verifier.verify(this.route, blob).then((verdict) => {
+            if (!verdict.ok) hostKeyProblem = verdict.reason;
+            else if (verdict.pinnedNow) this.log.info({ upstream: this.upstream }, 'upstream host key pinned (first use)');
+            verify(verdict.ok);
+          }, (err: Error) => { hostKeyProblem = err.message; verify(false); });
+        },
+      } as ssh2.ConnectConfig);
+      this.ssh.setNoDelay(true);
+    });
+  }
+
+  openSftp(channel: SftpChannel): void {
+    this.channels.add(channel);
+    channel.on('close', () => this.channels.delete(channel));
+    this.ready.then(() => {
+      this.ssh.subsys('sftp', (err: Error | undefined, up: ClientChannel) => {
+        if (err) {
+          this.log.error({ upstream: this.upstream, reason: err.message }, 'upstream refused the sftp subsystem');
+          return this.fail(channel, new UpstreamFailure(err.message, UNAVAILABLE));
+        }
+        if (!this.channels.has(channel)) return up.close(); // the client left meanwhile
+        pipeChannels(channel, up, this.counters);
+      });
+    }, (failure: UpstreamFailure) => this.fail(channel, failure));
+  }
+
+  private fail(channel: SftpChannel, failure: UpstreamFailure): void {
+    if (!this.channels.delete(channel)) return;
+    channel.stderr.write(failure.clientMessage + '\n');
+    channel.exit(1);
+    channel.end();
+  }
+
+  private failAll(failure: UpstreamFailure): void {
+    for (const ch of [...this.channels]) this.fail(ch, failure);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.ssh.end();
+  }
+}

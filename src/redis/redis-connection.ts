@@ -1,0 +1,47 @@
+// One ioredis connection tuned for an auth path: never queue or wait while Redis is down (a login
+// is refused at once instead of hanging), reconnect forever in the background, and log each
+// change of state once rather than every retry.
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/options.js';
+
+export type RedisSettings = Pick<Config, 'redisUrl' | 'redisHost' | 'redisPort' | 'redisDb' | 'redisPassword'>;
+
+/** Where we connect, for logs: never includes the password. */
+export function redisAddress(s: RedisSettings): string {
+  if (s.redisUrl) {
+    const u = new URL(s.redisUrl);
+    return `${u.hostname}:${u.port || 6379}${u.pathname || ''}`;
+  }
+  return `${s.redisHost}:${s.redisPort}/${s.redisDb}`;
+}
+
+export function createRedis(s: RedisSettings, log: Logger, role = 'redis'): Redis {
+  const options = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 2000,
+    connectTimeout: 2000,
+    retryStrategy: (times: number) => Math.min(100 * times, 1000),
+    // A subscriber must come back subscribed: ioredis re-subscribes itself on reconnect.
+    autoResubscribe: true,
+  };
+  const client = s.redisUrl
+    ? new Redis(s.redisUrl, options)
+    : new Redis({ ...options, host: s.redisHost, port: s.redisPort, db: s.redisDb, password: s.redisPassword });
+
+  const address = redisAddress(s);
+  let state: 'starting' | 'up' | 'down' = 'starting';
+  client.on('ready', () => {
+    if (state !== 'up') log.info({ redis: address, role }, state === 'down' ? 'redis available again' : 'redis connected');
+    state = 'up';
+  });
+  const down = (err?: Error) => {
+    if (state === 'down') return;
+    log.error({ redis: address, role, err: err?.message }, 'redis unavailable: logins are refused until it is back');
+    state = 'down';
+  };
+  client.on('error', down);
+  client.on('close', () => { if (state === 'up') down(); });
+  return client;
+}
