@@ -39,7 +39,7 @@ export function parseValue(spec: OptionSpec, raw: string, source: string): strin
     case 'port':
     case 'int':
     case 'seconds': {
-      const min = spec.type === 'port' ? 1 : spec.min ?? 0;
+      const min = spec.min ?? (spec.type === 'port' ? 1 : 0);
       const max = spec.type === 'port' ? 65535 : spec.max ?? Number.MAX_SAFE_INTEGER;
       const what = spec.type === 'port' ? 'a TCP port number' : spec.type === 'seconds' ? 'a number of seconds' : 'a whole number';
       if (!/^\d+$/.test(value)) bad(`${what} from ${min} to ${max}`);

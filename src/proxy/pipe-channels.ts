@@ -3,11 +3,14 @@
 // stderr and close travel across.
 import type { ClientChannel } from 'ssh2';
 import type { SftpChannel, TransferCounters } from '../server/backend.js';
+import { StartDirRewriter } from './start-dir-rewriter.js';
 
-export function pipeChannels(client: SftpChannel, upstream: ClientChannel, counters: TransferCounters): void {
+/** `home`: directory the client should start in (see StartDirRewriter); unset: pure byte pipe. */
+export function pipeChannels(client: SftpChannel, upstream: ClientChannel, counters: TransferCounters, home?: string): void {
   client.on('data', (chunk: Buffer) => { counters.bytesUp += chunk.length; });
   upstream.on('data', (chunk: Buffer) => { counters.bytesDown += chunk.length; });
-  client.pipe(upstream);
+  if (home) client.pipe(new StartDirRewriter(home)).pipe(upstream);
+  else client.pipe(upstream);
   upstream.pipe(client);
   upstream.stderr.pipe(client.stderr, { end: false });
 

@@ -116,7 +116,7 @@ class UpstreamConnection implements BackendConnection {
           return this.fail(channel, new UpstreamFailure(err.message, UNAVAILABLE));
         }
         if (!this.channels.has(channel)) return up.close(); // the client left meanwhile
-        pipeChannels(channel, up, this.counters);
+        pipeChannels(channel, up, this.counters, this.route.home);
       });
     }, (failure: UpstreamFailure) => this.fail(channel, failure));
   }
