@@ -1,0 +1,63 @@
+#!/bin/sh
+# Deployment settings for pysftpproxy, as a container or service would set them.
+# Source it (`. ./docker_properties.sh`) before `bin/pysftpproxy`, or pass the same names with
+# `docker run -e`. Unset (commented) names take their defaults; flags override all of these.
+
+# --- What to run -------------------------------------------------------------------------------
+# proxy: route each user to the upstream SFTP server named in Redis; local: serve users' folders.
+export SFTPPROXY_MODE=proxy
+# Address and port clients connect to (local mode defaults to 2200).
+export SFTPPROXY_LISTEN=0.0.0.0
+export SFTPPROXY_PORT=5022
+# Where users come from: redis (pysftpproxy schema), redis-solt, or file:/path/users.json.
+# export SFTPPROXY_STORE=redis
+# An INI file with an [options] section, read before the environment.
+# export SFTPPROXY_CONFIG=/etc/pysftpproxy.ini
+
+# --- The proxy's own identity --------------------------------------------------------------------
+# Host key clients see. Unset: an ed25519 key is generated once into SFTPPROXY_DATA_DIR and reused.
+# export SFTPPROXY_PRIVATEKEY_PATH=/etc/pysftpproxy/ssh_host_ed25519_key
+# export SFTPPROXY_PUBLICKEY_PATH=/etc/pysftpproxy/ssh_host_ed25519_key.pub
+export SFTPPROXY_DATA_DIR=/var/lib/pysftpproxy
+
+# --- Upstream logins (proxy mode) ------------------------------------------------------------------
+# Private key the proxy logs in upstream with; its public half goes in each upstream's authorized_keys.
+# Unset: ~/.ssh/id_ed25519, then ~/.ssh/id_rsa.
+export SFTPPROXY_CLIENT_KEY_PATH=/etc/pysftpproxy/upstream_ed25519
+# Upstream login name when a route names none.
+export SFTPPROXY_CLIENT_USER=root
+# Upstream start directory when a route names none (unset: the upstream's choice).
+# export SFTPPROXY_HOME=/data
+# Upstream host keys: tofu (pin the first key seen, in Redis), strict (known_hosts or route hostkey), off.
+export SFTPPROXY_UPSTREAM_HOSTKEYS=tofu
+# export SFTPPROXY_KNOWN_HOSTS=/etc/pysftpproxy/known_hosts
+# Seconds to connect and log in upstream before the client is told it is unavailable.
+export SFTPPROXY_CONNECT_TIMEOUT=10
+
+# --- Redis ---------------------------------------------------------------------------------------------
+export SFTPPROXY_REDIS_HOST=redis
+export SFTPPROXY_REDIS_PORT=6379
+export SFTPPROXY_REDIS_DB=1
+# export SFTPPROXY_REDIS_PASSWORD=change-me
+# Alternative to the four above: redis://[:password@]host:port/db
+# export SFTPPROXY_REDIS_URL=redis://redis:6379/1
+# Local mode: channel announcing changed user ids.
+export SFTPPROXY_REDIS_CHANNEL=sftp_users
+
+# --- Local mode ----------------------------------------------------------------------------------------
+# Parent directory of the users' folders.
+export SFTPPROXY_SFTP_PATH=/opt/solt_sftp/files
+# Open file handles per SFTP session.
+export SFTPPROXY_MAX_HANDLES=256
+
+# --- Limits, logs, process -------------------------------------------------------------------------------
+# Seconds a connection may take to authenticate.
+export SFTPPROXY_LOGIN_GRACE_TIME=30
+export SFTPPROXY_LOG_LEVEL=info
+# Human-readable logs instead of JSON lines.
+export SFTPPROXY_LOG_PRETTY=false
+# export SFTPPROXY_LOGFILE=/var/log/pysftpproxy.log
+# export SFTPPROXY_PIDFILE=/run/pysftpproxy.pid
+# Started as root (to bind port 22): switch to this user and group after binding.
+# export SFTPPROXY_USERID=sftpproxy
+# export SFTPPROXY_GROUPID=sftpproxy
