@@ -51,6 +51,8 @@ export SFTPPROXY_SFTP_PATH=/opt/solt_sftp/files
 export SFTPPROXY_MAX_HANDLES=256
 
 # --- Limits, logs, process -------------------------------------------------------------------------------
+# Processes sharing the port: one event loop moves about 400-500 MiB/s; use up to one per core.
+export SFTPPROXY_WORKERS=1
 # Seconds a connection may take to authenticate.
 export SFTPPROXY_LOGIN_GRACE_TIME=30
 export SFTPPROXY_LOG_LEVEL=info

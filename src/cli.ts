@@ -1,4 +1,5 @@
 // Command-line entry: configuration errors are one line and exit 2; no stack traces for operators.
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import { ConfigError } from './config/config-error.js';
 import { helpText } from './config/help-text.js';
@@ -7,6 +8,7 @@ import { createLogger } from './log/logger.js';
 import { start } from './main.js';
 import { dropPrivileges } from './runtime/drop-privileges.js';
 import { writePidfile } from './runtime/pidfile.js';
+import { runPrimary, workerNumber } from './runtime/workers.js';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -29,7 +31,20 @@ async function run(): Promise<void> {
   if (loaded.kind === 'help') return void process.stdout.write(helpText(version()));
   if (loaded.kind === 'version') return void process.stdout.write(`pysftpproxy ${version()}\n`);
   const config = loaded.config;
-  const log = createLogger(config);
+  const worker = workerNumber();
+  const log = worker === undefined ? createLogger(config) : createLogger(config).child({ worker });
+
+  if (config.workers > 1 && cluster.isPrimary) {
+    try {
+      runPrimary(config, log);
+    } catch (err) {
+      if (err instanceof ConfigError) die(err.message, 2);
+      throw err;
+    }
+    const removePidfile = config.pidfile ? writePidfile(config.pidfile) : () => {};
+    process.on('exit', removePidfile);
+    return;
+  }
 
   let running;
   try {
@@ -44,7 +59,8 @@ async function run(): Promise<void> {
     }
     throw err;
   }
-  const removePidfile = config.pidfile ? writePidfile(config.pidfile) : () => {};
+  // Under --workers the primary owns the pidfile.
+  const removePidfile = config.pidfile && worker === undefined ? writePidfile(config.pidfile) : () => {};
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -54,6 +54,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     connectTimeout: 10,
     loginGraceTime: 30,
     maxHandles: 256,
+    workers: 1,
     logLevel: 'info',
     logPretty: Boolean(process.stdout.isTTY),
     ...set,

@@ -51,7 +51,7 @@ export class SshServer {
   private onClient(client: Connection, remote: string): void {
     const started = Date.now();
     let log = this.opts.log.child({ remote });
-    log.debug('connection');
+    log.info('connection');
     this.clients.add(client);
     let user: AuthorizedUser | undefined;
     let backend: BackendConnection | undefined;
@@ -103,7 +103,7 @@ export class SshServer {
     client.on('close', () => {
       clearTimeout(grace);
       this.clients.delete(client);
-      if (!backend) return;
+      if (!backend) return void log.info({ durationMs: Date.now() - started }, 'connection closed before login');
       backend.close();
       const { bytesUp, bytesDown } = backend.counters;
       log.info({ bytesUp, bytesDown, durationMs: Date.now() - started }, 'session end');

@@ -1,0 +1,46 @@
+// --workers N: N processes share the listening port (node:cluster hands connections round-robin),
+// so throughput scales past one event loop. The primary only supervises: it makes sure a
+// generated host key exists before forking (workers must not race to create it, nor each make
+// their own), restarts a worker that dies, and passes shutdown signals on.
+import cluster from 'node:cluster';
+import type { Logger } from 'pino';
+import type { Config } from '../config/options.js';
+import { loadHostKey } from '../keys/host-key.js';
+
+export function runPrimary(config: Config, log: Logger): void {
+  const hostKey = loadHostKey(config);
+  const env = { SFTPPROXY_PRIVATEKEY_PATH: hostKey.path, PYSFTPPROXY_WORKER: '' };
+  let stopping = false;
+  const fork = (n: number) => {
+    const worker = cluster.fork({ ...env, PYSFTPPROXY_WORKER: String(n) });
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      if (code === 2) { // a configuration error (printed by the worker): restarting cannot help
+        stopping = true;
+        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+        process.exit(2);
+      }
+      log.error({ worker: n, code, signal }, 'worker died: starting a new one');
+      setTimeout(() => fork(n), 1000).unref();
+    });
+  };
+  for (let n = 1; n <= config.workers; n++) fork(n);
+  log.info({ workers: config.workers, pid: process.pid }, 'workers started');
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down workers');
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    const force = setTimeout(() => process.exit(0), 6000);
+    force.unref();
+    cluster.on('exit', () => { if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0); });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** This process's worker number, or undefined outside --workers. */
+export function workerNumber(): number | undefined {
+  return cluster.isWorker ? Number(process.env['PYSFTPPROXY_WORKER']) : undefined;
+}
