@@ -10,6 +10,7 @@ import { loadClientKey } from './keys/client-key.js';
 import { createRedis, redisAddress } from './redis/redis-connection.js';
 import { HostKeyVerifier } from './proxy/host-key-verifier.js';
 import { UpstreamBackend } from './proxy/upstream-backend.js';
+import { LocalBackend } from './local/local-backend.js';
 import { nativeCryptoAvailable } from './runtime/native-crypto.js';
 
 export interface Running {
@@ -27,7 +28,9 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   }
 
   const usesRedis = storeName(config).startsWith('redis') || (config.mode === 'proxy' && config.upstreamHostkeys === 'tofu');
-  const redis: Redis | undefined = usesRedis ? createRedis(config, log) : undefined;
+  const whileDown = storeName(config) === 'redis-solt' ? 'serving the last known users until it is back'
+    : 'logins are refused until it is back';
+  const redis: Redis | undefined = usesRedis ? createRedis(config, log, whileDown) : undefined;
   if (redis) log.info({ redis: redisAddress(config) }, 'using redis');
   const store = await createStore(config, log, redis);
   const backend = createBackend(config, log, redis);
@@ -49,6 +52,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
 }
 
 function createBackend(config: Config, log: Logger, redis: Redis | undefined): Backend {
+  if (config.mode === 'local') return new LocalBackend({ maxHandles: config.maxHandles });
   if (config.upstreamHostkeys === 'off') log.warn('upstream host keys are not checked (--upstream-hostkeys off): a man in the middle would go unnoticed');
   const clientKey = loadClientKey(config.clientKeyPath);
   log.info({ fingerprint: clientKey.fingerprint, path: clientKey.path }, 'upstream client key loaded');

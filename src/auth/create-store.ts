@@ -3,7 +3,10 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/options.js';
 import type { Redis } from 'ioredis';
+import { expandPath } from '../config/parse-value.js';
+import { FileStore } from './file-store.js';
 import { RedisPysftpproxyStore } from './redis-pysftpproxy-store.js';
+import { RedisSoltStore } from './redis-solt-store.js';
 import type { UserStore } from './user-store.js';
 
 export function storeName(config: Config): string {
@@ -15,6 +18,14 @@ export async function createStore(config: Config, log: Logger, redis: Redis | un
   const name = storeName(config);
   if (name === 'redis') {
     return new RedisPysftpproxyStore(redis!, { clientUser: config.clientUser, home: config.home }, log);
+  }
+  if (name === 'redis-solt') {
+    return new RedisSoltStore(redis!, { sftpPath: config.sftpPath, channel: config.redisChannel }, log);
+  }
+  if (name.startsWith('file:')) {
+    const raw = name.slice('file:'.length).trim();
+    if (!raw) throw new ConfigError('--store file: needs a path, e.g. --store file:/etc/pysftpproxy/users.json');
+    return new FileStore(expandPath(raw), { sftpPath: config.sftpPath, routeDefaults: { clientUser: config.clientUser, home: config.home } }, log);
   }
   throw new ConfigError(`--store ${name}: unknown store; use redis, redis-solt or file:PATH`);
 }

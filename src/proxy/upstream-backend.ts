@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import ssh2, { type ClientChannel } from 'ssh2';
 import type { Logger } from 'pino';
-import type { Route } from '../auth/user-store.js';
+import type { AuthorizedUser, Route } from '../auth/user-store.js';
 import type { LoadedKey } from '../keys/read-private-key.js';
 import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
 import type { HostKeyVerifier } from './host-key-verifier.js';
@@ -31,9 +31,12 @@ const UNVERIFIED = 'pysftpproxy: your SFTP server could not be verified; please 
 export class UpstreamBackend implements Backend {
   constructor(private readonly opts: UpstreamBackendOptions) {}
 
+  refusal(user: AuthorizedUser): string | undefined {
+    return user.route ? undefined : 'the user has no route, which proxy mode needs (a folder entry?)';
+  }
+
   connect(ctx: ConnectionContext): BackendConnection {
-    if (!ctx.user.route) throw new Error(`user ${ctx.user.name} has no route: the proxy backend needs a route store`);
-    return new UpstreamConnection(ctx.user.route, ctx.log, this.opts);
+    return new UpstreamConnection(ctx.user.route!, ctx.log, this.opts);
   }
 
   async close(): Promise<void> {}

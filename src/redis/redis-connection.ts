@@ -16,7 +16,11 @@ export function redisAddress(s: RedisSettings): string {
   return `${s.redisHost}:${s.redisPort}/${s.redisDb}`;
 }
 
-export function createRedis(s: RedisSettings, log: Logger, role = 'redis'): Redis {
+/**
+ * `whileDown` tells the operator what an outage means for this process (proxy mode refuses logins;
+ * local mode keeps serving the users it has in memory).
+ */
+export function createRedis(s: RedisSettings, log: Logger, whileDown: string): Redis {
   const options = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -33,12 +37,12 @@ export function createRedis(s: RedisSettings, log: Logger, role = 'redis'): Redi
   const address = redisAddress(s);
   let state: 'starting' | 'up' | 'down' = 'starting';
   client.on('ready', () => {
-    if (state !== 'up') log.info({ redis: address, role }, state === 'down' ? 'redis available again' : 'redis connected');
+    if (state !== 'up') log.info({ redis: address }, state === 'down' ? 'redis available again' : 'redis connected');
     state = 'up';
   });
   const down = (err?: Error) => {
     if (state === 'down') return;
-    log.error({ redis: address, role, err: err?.message }, 'redis unavailable: logins are refused until it is back');
+    log.error({ redis: address, err: err?.message }, `redis unavailable: ${whileDown}`);
     state = 'down';
   };
   client.on('error', down);

@@ -40,6 +40,11 @@ export interface BackendConnection {
 }
 
 export interface Backend {
+  /**
+   * Why this backend cannot serve `user` (a users-file entry with a folder in proxy mode, say),
+   * or undefined. Asked before the login is accepted, so such a user is refused, not half-served.
+   */
+  refusal(user: AuthorizedUser): string | undefined;
   /** Called once per authenticated connection, before the client opens any channel. */
   connect(ctx: ConnectionContext): BackendConnection;
   close(): Promise<void>;

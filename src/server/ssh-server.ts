@@ -137,6 +137,8 @@ export class SshServer {
       return refuse(`user store unavailable (${why})`);
     }
     if (!decision.ok) return refuse(decision.reason);
+    const unservable = this.opts.backend.refusal(decision.user);
+    if (unservable) return refuse(unservable);
     if (!ctx.signature) {
       ctx.accept(); // "this key would do": the client now signs with it
       return;

@@ -1,0 +1,103 @@
+// Local mode: each user's folder is one directory directly under sftp_path. Store data names it;
+// these helpers refuse any name that could reach outside sftp_path, create what is missing, and
+// return the canonical (realpath) folder the SFTP server then serves as `/`.
+import { mkdir, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+/** NAME_MAX on common file systems. */
+const MAX_NAME = 255;
+
+export type FolderResult = { path: string; created: boolean } | { error: string };
+
+/**
+ * Why `name` is not acceptable as a folder name relative to sftp_path, or undefined if it is:
+ * exactly one path component, not `.`/`..`, no `..` anywhere, no separators, NUL or control characters.
+ */
+export function folderNameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string') return 'is not a string';
+  if (name.length === 0) return 'is empty';
+  if (name.length > MAX_NAME) return `is longer than ${MAX_NAME} characters`;
+  if (name === '.') return 'is "."';
+  if (path.isAbsolute(name) || name.startsWith('/')) return 'is an absolute path';
+  if (name.includes('..')) return 'contains ".."';
+  if (/[/\\]/.test(name)) return 'contains a slash or backslash';
+  if (name.includes('\0')) return 'contains a NUL character';
+  if (/[\x00-\x1f\x7f]/.test(name)) return 'contains control characters';
+  if (name.includes('\uFFFD')) return 'is not valid UTF-8';
+  return undefined;
+}
+
+/**
+ * A safe folder name derived from a user name: characters outside `[A-Za-z0-9._-]` become `_`,
+ * runs of dots collapse, no leading dot. `taken` says whether another user already has a name;
+ * then (or if nothing usable is left) `-<id>` / `user-<id>` makes it unique.
+ */
+export function folderNameFor(userName: string, id: string, taken: (name: string) => boolean = () => false): string {
+  const clean = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.{2,}/g, '.').replace(/^\.+/, '').slice(0, 100);
+  const base = clean(userName);
+  const safeId = clean(id) || 'x';
+  const candidates = base && base !== '_' ? [base, `${base}-${safeId}`] : [];
+  candidates.push(`user-${safeId}`);
+  for (const c of candidates) if (!folderNameProblem(c) && !taken(c)) return c;
+  return `user-${safeId}-${Date.now().toString(36)}`;
+}
+
+/** True if `p` is strictly inside `root` (both absolute, already resolved). Not fooled by `root` being a name prefix. */
+export function isInside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel !== '' && rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel);
+}
+
+/**
+ * Make sure `<root>/<name>` exists (creating root and folder, mode 0755) and really lies inside
+ * root: a symlink pointing elsewhere (for example to a sibling `<root>-other`) is refused.
+ */
+export async function ensureUserFolder(root: string, name: string): Promise<FolderResult> {
+  const problem = folderNameProblem(name);
+  if (problem) return { error: `folder ${JSON.stringify(name)} ${problem}` };
+  let rootReal: string;
+  try {
+    await mkdir(root, { recursive: true, mode: 0o755 });
+    rootReal = await realpath(root);
+  } catch (err) {
+    return { error: `cannot create sftp path ${root}: ${errText(err)}` };
+  }
+  const folder = path.join(rootReal, name);
+  let created = false;
+  try {
+    await mkdir(folder, { mode: 0o755 });
+    created = true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return { error: `cannot create folder ${folder}: ${errText(err)}` };
+  }
+  return checkDirectory(folder, created, (real) => isInside(rootReal, real) ? undefined : `folder ${folder} resolves to ${real}, outside ${rootReal}`);
+}
+
+/** An absolute folder written by the operator (users file): created if missing, no confinement. */
+export async function ensureAbsoluteFolder(folder: string): Promise<FolderResult> {
+  if (!path.isAbsolute(folder) || folder.includes('\0')) return { error: `folder ${JSON.stringify(folder)} is not a usable absolute path` };
+  let created = false;
+  try {
+    created = (await mkdir(folder, { recursive: true, mode: 0o755 })) !== undefined;
+  } catch (err) {
+    return { error: `cannot create folder ${folder}: ${errText(err)}` };
+  }
+  return checkDirectory(folder, created, () => undefined);
+}
+
+async function checkDirectory(folder: string, created: boolean, confine: (real: string) => string | undefined): Promise<FolderResult> {
+  let real: string;
+  try {
+    real = await realpath(folder);
+    if (!(await stat(real)).isDirectory()) return { error: `folder ${folder} is not a directory` };
+  } catch (err) {
+    return { error: `folder ${folder} is unusable: ${errText(err)}` };
+  }
+  const outside = confine(real);
+  return outside ? { error: outside } : { path: real, created };
+}
+
+function errText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code ?? e.message;
+}

@@ -1,0 +1,44 @@
+// Local mode's backend: each sftp channel is served by our own SFTP server, confined to the
+// user's folder (src/sftp + src/local/confined-fs.ts).
+import type { Logger } from 'pino';
+import type { AuthorizedUser } from '../auth/user-store.js';
+import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
+import { serveSftp, type SftpServerSession } from '../sftp/sftp-server.js';
+
+export interface LocalBackendOptions {
+  maxHandles: number;
+}
+
+export class LocalBackend implements Backend {
+  constructor(private readonly opts: LocalBackendOptions) {}
+
+  refusal(user: AuthorizedUser): string | undefined {
+    return user.folder ? undefined : 'the user has no folder, which local mode needs (a route entry?)';
+  }
+
+  connect(ctx: ConnectionContext): BackendConnection {
+    return new LocalConnection(ctx.user.folder!, ctx.log, this.opts.maxHandles);
+  }
+
+  async close(): Promise<void> {}
+}
+
+class LocalConnection implements BackendConnection {
+  private readonly sessions: SftpServerSession[] = [];
+
+  constructor(private readonly folder: string, private readonly log: Logger, private readonly maxHandles: number) {}
+
+  openSftp(channel: SftpChannel): void {
+    this.sessions.push(serveSftp(channel, { root: this.folder, log: this.log, maxHandles: this.maxHandles }));
+  }
+
+  get counters(): TransferCounters {
+    let bytesUp = 0, bytesDown = 0;
+    for (const s of this.sessions) { bytesUp += s.counters.bytesUp; bytesDown += s.counters.bytesDown; }
+    return { bytesUp, bytesDown };
+  }
+
+  close(): void {
+    for (const s of this.sessions) s.close();
+  }
+}
