@@ -259,7 +259,7 @@ describe('redis-solt store', () => {
     assert.ok((await store.authorize('alice', clientKey(k1))).ok, 'unpublished change not seen yet');
 
     await s.redis.stop();
-    await waitFor('outage noticed', () => s.cap.find('redis unavailable: logins are refused until it is back').length > 0);
+    await waitFor('outage noticed', () => s.cap.find('redis unavailable: serving the last known users').length > 0);
     // An unknown name makes the store try a full re-read, which fails: the known users must stay.
     assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, reason: 'unknown user' });
     assert.equal(s.cap.find('loading users from redis failed: keeping the last known users, retrying').length, 1);
