@@ -1,0 +1,32 @@
+// What a request handler gets to work with, and the shape of a handler.
+import type { Logger } from 'pino';
+import type { ConfinedFs } from '../local/confined-fs.js';
+import type { HandleTable } from './handles.js';
+import type { PacketReader } from './packet-reader.js';
+import type { RequestKind } from './scheduler.js';
+
+export interface Limits {
+  maxPacket: number;
+  maxRead: number;
+  maxWrite: number;
+}
+
+export interface SessionContext {
+  readonly fs: ConfinedFs;
+  readonly handles: HandleTable;
+  readonly counters: { bytesUp: number; bytesDown: number };
+  readonly limits: Limits;
+  readonly log: Logger;
+}
+
+/**
+ * Parses its arguments from `r` (positioned after the request id), does the work and returns
+ * the reply packet. Throwing is the normal way to fail: the dispatcher maps the error to a
+ * STATUS reply (see status.ts).
+ */
+export type Handler = (ctx: SessionContext, id: number, r: PacketReader) => Promise<Buffer>;
+
+export interface Route {
+  kind: RequestKind;
+  handler: Handler;
+}

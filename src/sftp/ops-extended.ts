@@ -1,0 +1,96 @@
+// SSH_FXP_EXTENDED requests: the OpenSSH extensions we advertise, plus copy-data.
+import { FX, FXP, STATVFS_FLAG } from './constants.js';
+import type { Handler, Route } from './context.js';
+import { fdRef } from '../local/proc-fd.js';
+import { fstatAsync, readAt, writeAllAt } from './fd-io.js';
+import { okReply } from './replies.js';
+import { PacketWriter } from './packet-writer.js';
+import { SftpStatusError } from './status.js';
+import { fsync } from './ops-file.js';
+import { expandPath, hardlink, lsetstat, posixRename } from './ops-path.js';
+import { statfs, type StatsFs } from 'node:fs';
+import { promisify } from 'node:util';
+
+const statfsAsync = promisify(statfs) as (path: string) => Promise<StatsFs>;
+
+/** Node's statfs lacks frsize/fsid/flag/namemax; OpenSSH clients only use sizes and counts. */
+function statvfsReply(id: number, s: StatsFs): Buffer {
+  return new PacketWriter(FXP.EXTENDED_REPLY, 100)
+    .u32(id)
+    .u64(s.bsize) // f_bsize
+    .u64(s.bsize) // f_frsize
+    .u64(s.blocks)
+    .u64(s.bfree)
+    .u64(s.bavail)
+    .u64(s.files)
+    .u64(s.ffree)
+    .u64(s.ffree) // f_favail
+    .u64(0) // f_fsid
+    .u64(STATVFS_FLAG.NOSUID) // f_flag: nothing we serve is ever setuid
+    .u64(255) // f_namemax
+    .finish();
+}
+
+const statvfs: Handler = async (ctx, id, r) => statvfsReply(id, await ctx.fs.statfs(r.utf8()));
+
+const fstatvfs: Handler = async (ctx, id, r) => {
+  const h = ctx.handles.get(r.bytes());
+  const fd = h.kind === 'file' ? h.fd : h.open.dirFd;
+  return statvfsReply(id, await statfsAsync(fdRef(fd)));
+};
+
+const limits: Handler = async (ctx, id) =>
+  new PacketWriter(FXP.EXTENDED_REPLY, 48)
+    .u32(id)
+    .u64(ctx.limits.maxPacket)
+    .u64(ctx.limits.maxRead)
+    .u64(ctx.limits.maxWrite)
+    // Like OpenSSH: what is still available. The OpenSSH client pipelines min(64, this) requests.
+    .u64(Math.max(ctx.handles.max - ctx.handles.size, 1))
+    .finish();
+
+const COPY_CHUNK = 256 * 1024;
+
+/**
+ * copy-data (draft-ietf-secsh-filexfer-extensions-00): copy a byte range from one open file to
+ * another without the data crossing the network. Length 0 means "to end of file".
+ */
+const copyData: Handler = async (ctx, id, r) => {
+  const src = ctx.handles.file(r.bytes());
+  const readOffset = r.u64();
+  const length = r.u64();
+  const dst = ctx.handles.file(r.bytes());
+  const writeOffset = r.u64();
+  if (!src.readable || !dst.writable) throw new SftpStatusError(FX.PERMISSION_DENIED);
+  // "To end of file" is fixed up front: two handles on one file must not copy forever.
+  const total = length !== 0 ? length : Math.max(0, (await fstatAsync(src.fd)).size - readOffset);
+  if (src === dst && rangesOverlap(readOffset, writeOffset, total)) {
+    throw new SftpStatusError(FX.FAILURE, 'overlapping copy-data ranges');
+  }
+  const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(total, 1)));
+  let copied = 0;
+  while (copied < total) {
+    const want = Math.min(buf.length, total - copied);
+    const n = await readAt(src.fd, buf, 0, want, readOffset + copied);
+    if (n === 0) break;
+    await writeAllAt(dst.fd, buf.subarray(0, n), writeOffset + copied);
+    copied += n;
+  }
+  return okReply(id);
+};
+
+function rangesOverlap(a: number, b: number, length: number): boolean {
+  return a < b + length && b < a + length;
+}
+
+export const EXTENDED_ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
+  ['posix-rename@openssh.com', { kind: 'serial', handler: posixRename }],
+  ['statvfs@openssh.com', { kind: 'serial', handler: statvfs }],
+  ['fstatvfs@openssh.com', { kind: 'serial', handler: fstatvfs }],
+  ['hardlink@openssh.com', { kind: 'serial', handler: hardlink }],
+  ['fsync@openssh.com', { kind: 'serial', handler: fsync }],
+  ['lsetstat@openssh.com', { kind: 'serial', handler: lsetstat }],
+  ['limits@openssh.com', { kind: 'serial', handler: limits }],
+  ['expand-path@openssh.com', { kind: 'serial', handler: expandPath }],
+  ['copy-data', { kind: 'serial', handler: copyData }],
+]);

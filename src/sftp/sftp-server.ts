@@ -1,0 +1,300 @@
+// An SFTP v3 server session on any duplex byte stream (an SSH channel, or stdin/stdout).
+// This file owns the session lifecycle: framing input, admitting requests under flow control,
+// batching replies, and tearing down (every handle closed before `done` resolves). What each
+// request does lives in ops-*.ts; where paths may go is decided by src/local/confined-fs.ts.
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { ConfinedFs } from '../local/confined-fs.js';
+import {
+  ADVERTISED_EXTENSIONS,
+  DEFAULT_MAX_HANDLES,
+  DEFAULT_MAX_PACKET,
+  FX,
+  FXP,
+  PACKET_HEADROOM,
+  SFTP_VERSION,
+} from './constants.js';
+import type { Route, SessionContext } from './context.js';
+import { ROUTES } from './dispatch.js';
+import { PacketFramer } from './framer.js';
+import { HandleTable } from './handles.js';
+import { EXTENDED_ROUTES } from './ops-extended.js';
+import { releaseHandle } from './ops-file.js';
+import { JailError } from '../local/jail-resolve.js';
+import { PacketError, PacketReader } from './packet-reader.js';
+import { statusReply, versionReply } from './replies.js';
+import { RequestScheduler } from './scheduler.js';
+import { SftpStatusError, statusOf } from './status.js';
+
+export interface SftpServerOptions {
+  /** Absolute path of the user's folder; the client sees it as "/". */
+  root: string;
+  /** pino child logger (already carries {user, remote}). */
+  log: Logger;
+  /** Default 256 open handles per session. */
+  maxHandles?: number;
+  /** Default 256 KiB; a larger incoming packet length closes the session. */
+  maxPacketBytes?: number;
+  /**
+   * Requests accepted but not yet answered before we stop reading input. Default 64 (what the
+   * OpenSSH client pipelines); bounds memory to about this many packets per session.
+   */
+  maxInflight?: number;
+}
+
+export interface SftpServerSession {
+  /** File bytes written by the client / read by the client. */
+  readonly counters: { bytesUp: number; bytesDown: number };
+  /** Resolves when the session ended and every handle is closed. */
+  readonly done: Promise<void>;
+  /** Handles currently open (metrics, tests). */
+  readonly openHandles: number;
+  /** End the session: close all handles, end the stream. */
+  close(): void;
+}
+
+export function serveSftp(stream: Duplex, opts: SftpServerOptions): SftpServerSession {
+  return new Session(stream, opts);
+}
+
+/** Replies smaller than this are gathered and written together: fewer SSH channel packets. */
+const BATCH_BYTES = 16 * 1024;
+
+/**
+ * An SSH server channel (ssh2 ServerChannel) can report an exit status before EOF, as sshd does
+ * for sftp-server: 0 after a normal end, 1 after a protocol violation. It must be sent before
+ * end(), so the session does it; callers need not (and cannot, after `done`).
+ */
+interface MaybeExitChannel {
+  exit?: (status: number) => void;
+}
+
+class Session implements SftpServerSession {
+  readonly counters = { bytesUp: 0, bytesDown: 0 };
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private readonly log: Logger;
+  private readonly ctx: SessionContext | null = null;
+  private readonly framer: PacketFramer;
+  private readonly scheduler: RequestScheduler;
+  private readonly maxInflight: number;
+  private initialized = false;
+  private inputEnded = false;
+  private aborted = false;
+  private finishing = false;
+  private exitStatus = 0;
+  private writeBlocked = false;
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private flushScheduled = false;
+
+  constructor(
+    private readonly stream: Duplex,
+    opts: SftpServerOptions,
+  ) {
+    this.log = opts.log;
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    // Below a few KiB even a path or a directory listing could not be sent: not a sane limit.
+    const maxPacket = Math.max(opts.maxPacketBytes ?? DEFAULT_MAX_PACKET, 4 * PACKET_HEADROOM);
+    this.maxInflight = Math.max(opts.maxInflight ?? 64, 1);
+    this.framer = new PacketFramer(maxPacket);
+    this.scheduler = new RequestScheduler(() => this.pump());
+    stream.on('error', (err) => {
+      this.log.debug({ err }, 'sftp stream error');
+      this.abort();
+    });
+    stream.on('close', () => this.abort());
+    try {
+      this.ctx = {
+        fs: new ConfinedFs(opts.root),
+        handles: new HandleTable(opts.maxHandles ?? DEFAULT_MAX_HANDLES),
+        counters: this.counters,
+        limits: { maxPacket, maxRead: maxPacket - PACKET_HEADROOM, maxWrite: maxPacket - PACKET_HEADROOM },
+        log: this.log,
+      };
+    } catch (err) {
+      this.log.error({ err }, 'cannot serve the sftp folder');
+      this.exitStatus = 1;
+      this.abort();
+      return;
+    }
+    stream.on('data', (chunk: Buffer) => {
+      // After an abort nothing more is parsed; keeping it would let a peer grow our memory.
+      if (this.aborted) return;
+      this.framer.push(chunk);
+      this.pump();
+    });
+    stream.on('end', () => {
+      this.inputEnded = true;
+      this.pump();
+    });
+    stream.resume(); // in case the caller paused it: a 'data' listener alone would not resume
+  }
+
+  get openHandles(): number {
+    return this.ctx?.handles.size ?? 0;
+  }
+
+  close(): void {
+    this.abort();
+  }
+
+  /** Admit framed requests while the client is allowed more in flight and our output drains. */
+  private pump(): void {
+    if (this.aborted || this.finishing) return;
+    while (!this.writeBlocked && this.scheduler.pending < this.maxInflight) {
+      const frame = this.framer.next();
+      if (frame === null) break;
+      if (frame.kind === 'bad-length') {
+        this.protocolError({ length: frame.length }, 'sftp packet length out of range, closing session');
+        return;
+      }
+      this.handlePacket(frame.body);
+      if (this.aborted) return;
+    }
+    if (this.inputEnded) {
+      if (this.scheduler.pending === 0 && this.framer.next() === null) {
+        if (this.framer.bufferedBytes > 0) this.log.debug('client ended inside a packet');
+        void this.finish();
+      }
+      return;
+    }
+    if (this.writeBlocked || this.scheduler.pending >= this.maxInflight) this.stream.pause();
+    else this.stream.resume();
+  }
+
+  private handlePacket(body: Buffer): void {
+    const type = body[0]!;
+    if (!this.initialized) {
+      if (type !== FXP.INIT || body.length < 5) {
+        this.protocolError({ type }, 'sftp session did not start with INIT');
+        return;
+      }
+      // The client's version and extensions change nothing: we speak v3 with our extensions.
+      this.initialized = true;
+      this.send(versionReply(SFTP_VERSION, ADVERTISED_EXTENSIONS));
+      return;
+    }
+    if (type === FXP.INIT) {
+      this.protocolError({}, 'second sftp INIT');
+      return;
+    }
+    if (body.length < 5) {
+      this.protocolError({ type }, 'sftp request without id');
+      return;
+    }
+    const id = body.readUInt32BE(1);
+    const r = new PacketReader(body, 5);
+    let route: Route | undefined;
+    if (type === FXP.EXTENDED) {
+      let name: string;
+      try {
+        name = r.utf8();
+      } catch {
+        this.send(statusReply(id, FX.BAD_MESSAGE));
+        return;
+      }
+      route = EXTENDED_ROUTES.get(name);
+    } else {
+      route = ROUTES.get(type);
+    }
+    if (route === undefined) {
+      this.log.debug({ type }, 'unsupported sftp request');
+      this.send(statusReply(id, FX.OP_UNSUPPORTED));
+      return;
+    }
+    const { handler } = route;
+    const ctx = this.ctx!;
+    this.scheduler.submit(route.kind, async () => {
+      let reply: Buffer;
+      try {
+        reply = await handler(ctx, id, r);
+      } catch (err) {
+        this.logFailure(err, type);
+        const s = statusOf(err);
+        reply = statusReply(id, s.code, s.message);
+      }
+      this.send(reply);
+    });
+  }
+
+  /** Ordinary failures (ENOENT...) are the client's business; escapes and surprises are ours. */
+  private logFailure(err: unknown, type: number): void {
+    if (err instanceof JailError) {
+      if (err.swapped) this.log.warn({ type }, 'sftp path component swapped for a symlink during use: refused');
+      else this.log.info({ type }, 'sftp path leads outside the folder: refused');
+    } else if (err instanceof PacketError) {
+      this.log.debug({ type }, 'malformed sftp request');
+    } else if (!(err instanceof SftpStatusError) && typeof (err as { code?: unknown } | null)?.code !== 'string') {
+      this.log.warn({ err, type }, 'unexpected error in sftp request');
+    }
+  }
+
+  private protocolError(fields: object, msg: string): void {
+    this.log.warn(fields, msg);
+    this.exitStatus = 1;
+    this.abort();
+  }
+
+  private send(buf: Buffer): void {
+    if (!this.stream.writable) return;
+    if (buf.length >= BATCH_BYTES) {
+      this.flush();
+      this.write(buf);
+      return;
+    }
+    this.batch.push(buf);
+    this.batchBytes += buf.length;
+    if (this.batchBytes >= BATCH_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      // Replies finishing in the same event-loop turn (e.g. 64 write acks) leave as one write.
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.batch.length === 0) return;
+    const out = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
+    this.batch = [];
+    this.batchBytes = 0;
+    this.write(out);
+  }
+
+  private write(buf: Buffer): void {
+    if (!this.stream.writable) return;
+    if (this.stream.write(buf) || this.writeBlocked) return;
+    this.writeBlocked = true;
+    this.stream.once('drain', () => {
+      this.writeBlocked = false;
+      this.pump();
+    });
+  }
+
+  /** Stop taking requests now; finish the running ones, then tear down. */
+  private abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.scheduler.dropQueued();
+    void this.finish();
+  }
+
+  private async finish(): Promise<void> {
+    if (this.finishing) return;
+    this.finishing = true;
+    await this.scheduler.idle();
+    if (this.ctx) {
+      for (const h of this.ctx.handles.drain()) {
+        await releaseHandle(this.ctx, h).catch((err: unknown) => this.log.warn({ err }, 'closing sftp handle failed'));
+      }
+    }
+    this.flush();
+    if (this.stream.writable) {
+      (this.stream as Duplex & MaybeExitChannel).exit?.(this.exitStatus);
+      this.stream.end();
+    }
+    this.log.debug({ ...this.counters }, 'sftp session ended');
+    this.resolveDone();
+  }
+}

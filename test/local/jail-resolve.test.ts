@@ -1,0 +1,117 @@
+// Unit tests of path planning inside the jail (resolveInJail) and of fd verification.
+import assert from 'node:assert/strict';
+import { closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ConfinedFs } from '../../src/local/confined-fs.js';
+import { Jail, JailError, linkTargetForClient, resolveInJail } from '../../src/local/jail-resolve.js';
+import { tempDir } from '../sftp/harness.js';
+
+describe('resolveInJail', () => {
+  const tmp = tempDir('jail-resolve-');
+  const root = join(tmp.path, 'root');
+  let jail: Jail;
+
+  before(() => {
+    mkdirSync(join(root, 'a/b'), { recursive: true });
+    mkdirSync(join(tmp.path, 'root-evil'));
+    writeFileSync(join(root, 'a/file'), 'x');
+    symlinkSync('b', join(root, 'a/to-b'));
+    symlinkSync('../a/b', join(root, 'a/up-and-back'));
+    symlinkSync(join(root, 'a'), join(root, 'abs-in'));
+    symlinkSync(join(tmp.path, 'root-evil'), join(root, 'abs-sibling'));
+    symlinkSync('/etc', join(root, 'abs-out'));
+    symlinkSync('../../..', join(root, 'a/rel-out'));
+    symlinkSync(`${root}/../root/a`, join(root, 'abs-dotdot'));
+    symlinkSync('loop2', join(root, 'loop1'));
+    symlinkSync('loop1', join(root, 'loop2'));
+    jail = new Jail(root);
+  });
+  after(() => tmp.cleanup());
+
+  const ok = async (p: string, want: string[], follow = true) =>
+    assert.deepEqual(await resolveInJail(jail, p, follow), want, p);
+  const escapes = (p: string, follow = true) => assert.rejects(resolveInJail(jail, p, follow), JailError, p);
+  const fails = (p: string, code: string) => assert.rejects(resolveInJail(jail, p, true), { code }, p);
+
+  it('treats the jail as "/" and clamps client ".." at the top', async () => {
+    for (const p of ['', '.', '/', '//', '..', '/../../..', './././']) await ok(p, []);
+    await ok('/a/../a/./b', ['a', 'b']);
+    await ok('../../a', ['a']);
+    await ok('a\\..\\..', ['a\\..\\..']); // backslash is just a character: a missing final name
+  });
+
+  it('follows links that stay inside, relative or absolute', async () => {
+    await ok('a/to-b', ['a', 'b']);
+    await ok('a/up-and-back', ['a', 'b']);
+    await ok('abs-in/to-b', ['a', 'b']);
+    await ok('a/to-b/..', ['a']); // ".." is physical: from the link's target
+  });
+
+  it('returns a final link itself when not following', async () => {
+    await ok('abs-out', ['abs-out'], false);
+    await ok('a/rel-out', ['a', 'rel-out'], false);
+  });
+
+  it('refuses links that leave the jail, in any component', async () => {
+    await escapes('abs-out');
+    await escapes('abs-out/passwd');
+    await escapes('abs-out/passwd', false);
+    await escapes('abs-sibling'); // "<root>-evil" starts with "<root>" but is outside
+    await escapes('a/rel-out');
+    await escapes('a/rel-out/x', false);
+    await escapes('abs-dotdot');
+  });
+
+  it('reports missing, non-directory and looping paths like the kernel', async () => {
+    await ok('a/missing', ['a', 'missing']);
+    await fails('missing/x', 'ENOENT');
+    await fails('a/file/x', 'ENOTDIR');
+    await fails('loop1', 'ELOOP');
+    await fails('bad\0name', 'ENOENT');
+    await fails('x'.repeat(5000), 'ENAMETOOLONG');
+  });
+});
+
+describe('linkTargetForClient', () => {
+  const tmp = tempDir('jail-target-');
+  after(() => tmp.cleanup());
+
+  it('shows in-jail targets (absolute ones as jail paths) and hides escapes', () => {
+    const jail = new Jail(tmp.path);
+    assert.equal(linkTargetForClient(jail, 0, 'a/b'), 'a/b');
+    assert.equal(linkTargetForClient(jail, 1, '../x'), '../x');
+    assert.equal(linkTargetForClient(jail, 0, '../x'), null);
+    assert.equal(linkTargetForClient(jail, 2, 'a/../../../..'), null);
+    assert.equal(linkTargetForClient(jail, 0, `${tmp.path}/d/e`), '/d/e');
+    assert.equal(linkTargetForClient(jail, 0, `${tmp.path}/../x`), null);
+    assert.equal(linkTargetForClient(jail, 0, '/etc/passwd'), null);
+    assert.equal(linkTargetForClient(jail, 0, `${tmp.path}-evil/x`), null);
+  });
+});
+
+describe('ConfinedFs.verifyFd', () => {
+  const tmp = tempDir('jail-verify-');
+  after(() => tmp.cleanup());
+
+  it('accepts fds inside the root and rejects the parent and a prefix sibling', () => {
+    const root = join(tmp.path, 'root');
+    mkdirSync(join(root, 'd'), { recursive: true });
+    mkdirSync(`${root}-evil`);
+    const cfs = new ConfinedFs(root);
+    for (const [p, inside] of [
+      [root, true],
+      [join(root, 'd'), true],
+      [tmp.path, false],
+      [`${root}-evil`, false],
+    ] as const) {
+      const fd = openSync(p, 'r');
+      try {
+        if (inside) cfs.verifyFd(fd);
+        else assert.throws(() => cfs.verifyFd(fd), JailError, p);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  });
+});

@@ -1,0 +1,34 @@
+// Two in-memory duplex ends wired to each other, with real backpressure: a write's callback
+// waits until the other side has room. (node:stream's duplexPair only arrives in Node 22.)
+import { Duplex } from 'node:stream';
+
+class End extends Duplex {
+  peer!: End;
+  private blockedWrite: (() => void) | null = null;
+
+  override _read(): void {
+    const cb = this.peer.blockedWrite;
+    if (cb) {
+      this.peer.blockedWrite = null;
+      cb();
+    }
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.peer.push(chunk)) cb();
+    else this.blockedWrite = () => cb();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.peer.push(null);
+    cb();
+  }
+}
+
+export function duplexPair(): [Duplex, Duplex] {
+  const a = new End();
+  const b = new End();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}

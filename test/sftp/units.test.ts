@@ -1,0 +1,85 @@
+// Unit tests of the session's small parts: request scheduling, handle table, ls -l lines.
+import assert from 'node:assert/strict';
+import type { Stats } from 'node:fs';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HandleTable } from '../../src/sftp/handles.js';
+import { longname, modeString } from '../../src/sftp/longname.js';
+import { RequestScheduler } from '../../src/sftp/scheduler.js';
+import { SftpStatusError } from '../../src/sftp/status.js';
+
+describe('RequestScheduler', () => {
+  it('overlaps parallel requests but runs serial ones alone and in order', async () => {
+    const log: string[] = [];
+    const s = new RequestScheduler(() => undefined);
+    const job = (name: string, ms: number) => async () => {
+      log.push(`+${name}`);
+      await sleep(ms);
+      log.push(`-${name}`);
+    };
+    s.submit('parallel', job('r1', 30));
+    s.submit('parallel', job('r2', 10));
+    s.submit('serial', job('close', 5));
+    s.submit('parallel', job('r3', 5));
+    assert.equal(s.pending, 4);
+    await s.idle();
+    assert.deepEqual(log, ['+r1', '+r2', '-r2', '-r1', '+close', '-close', '+r3', '-r3']);
+  });
+
+  it('drops queued requests on demand and still reports idle', async () => {
+    const ran: string[] = [];
+    const s = new RequestScheduler(() => undefined);
+    s.submit('serial', async () => {
+      await sleep(10);
+      ran.push('a');
+    });
+    s.submit('serial', async () => void ran.push('b'));
+    s.dropQueued();
+    await s.idle();
+    assert.deepEqual(ran, ['a']);
+    assert.equal(s.pending, 0);
+  });
+});
+
+describe('HandleTable', () => {
+  it('caps open handles and never reuses a handle string', () => {
+    const t = new HandleTable(2);
+    const a = t.add({ kind: 'file', fd: 10, readable: true, writable: false });
+    const b = t.add({ kind: 'file', fd: 11, readable: true, writable: false });
+    assert.throws(() => t.add({ kind: 'file', fd: 12, readable: true, writable: false }), /too many open handles/);
+    assert.equal(t.remove(a).kind, 'file');
+    const c = t.add({ kind: 'file', fd: 10, readable: true, writable: false });
+    assert.notDeepEqual(c, a);
+    assert.throws(() => t.get(a), SftpStatusError);
+    assert.equal(t.file(b).fd, 11);
+    assert.throws(() => t.dir(b), /Invalid handle/);
+    assert.throws(() => t.get(Buffer.from('nonsense')), /Invalid handle/);
+    assert.equal(t.drain().length, 2);
+    assert.equal(t.size, 0);
+  });
+});
+
+describe('longname', () => {
+  const base = { uid: 1000, gid: 100, nlink: 1, size: 1234 };
+  const now = new Date(2024, 5, 15, 12, 0).getTime();
+
+  it('formats like OpenSSH ls_file for recent files', () => {
+    const st = { ...base, mode: 0o100644, mtimeMs: new Date(2024, 0, 5, 9, 7).getTime() } as Stats;
+    assert.equal(longname('a.txt', st, now), '-rw-r--r--    1 1000     100          1234 Jan  5 09:07 a.txt');
+  });
+
+  it('shows the year for files older than six months or in the future', () => {
+    const old = { ...base, mode: 0o40755, mtimeMs: new Date(2020, 11, 25).getTime() } as Stats;
+    assert.equal(longname('d', old, now), 'drwxr-xr-x    1 1000     100          1234 Dec 25  2020 d');
+    const future = { ...base, mode: 0o100600, mtimeMs: now + 86400000 } as Stats;
+    assert.match(longname('f', future, now), / Jun 16  2024 f$/);
+  });
+
+  it('renders file types and special bits like strmode', () => {
+    assert.equal(modeString(0o120777), 'lrwxrwxrwx ');
+    assert.equal(modeString(0o104755), '-rwsr-xr-x ');
+    assert.equal(modeString(0o102644), '-rw-r-Sr-- ');
+    assert.equal(modeString(0o41777), 'drwxrwxrwt ');
+    assert.equal(modeString(0o10600), 'prw------- ');
+  });
+});
