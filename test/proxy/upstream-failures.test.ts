@@ -1,0 +1,133 @@
+/**
+ * The login succeeds but the user's upstream cannot serve: nothing listens on
+ * the route's port, the upstream refuses the proxy's key, or something listens
+ * but never speaks SSH (SFTPPROXY_CONNECT_TIMEOUT=2). Each time the client
+ * fails promptly with one `pysftpproxy:` line on stderr (no internals), the
+ * proxy logs `upstream failed` with a reason, and keeps serving.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { freePort } from '../harness/index.js';
+import { assertNoInternals, ProxyStack, type TestUser, type Upstream } from './stack.js';
+
+describe('proxy: upstream failures', () => {
+  let stack: ProxyStack;
+  let up: Upstream;
+  let good: TestUser;
+  let payload: string;
+  const silentSockets = new Set<net.Socket>();
+  let silent: net.Server | undefined;
+
+  before(async () => {
+    stack = await ProxyStack.start({ proxyEnv: { SFTPPROXY_CONNECT_TIMEOUT: '2' } });
+    up = stack.upstreams[0]!;
+    good = await stack.addUser('good');
+    payload = join(stack.localDir, 'payload.txt');
+    await writeFile(payload, 'upstream failure payload\n');
+  });
+  after(async () => {
+    for (const s of silentSockets) s.destroy();
+    await new Promise<void>((r) => (silent ? silent.close(() => r()) : r()));
+    await stack?.close();
+  });
+
+  async function assertStillServing(tag: string): Promise<void> {
+    const res = await stack.sftp(good, [`put ${payload} ok-${tag}.txt`]);
+    assert.equal(res.code, 0, `good user failed after ${tag}:\n${res.stderr}`);
+    assert.ok(existsSync(join(up.dir, `ok-${tag}.txt`)));
+    assert.equal(stack.proxy.handle.exited, false);
+  }
+
+  /** One `pysftpproxy:` line on the client's stderr, and the given wording. */
+  function assertClientLine(stderr: string, wording: RegExp): void {
+    const lines = stderr.split(/\r?\n/).filter((l) => l.startsWith('pysftpproxy:'));
+    assert.equal(lines.length, 1, `expected one pysftpproxy: line on the client's stderr:\n${stderr}`);
+    assert.match(lines[0]!, wording);
+  }
+
+  test('upstream down (closed port): the client fails fast with the pysftpproxy: line', async () => {
+    const closedPort = await freePort();
+    const u = await stack.addUser('down', { route: { remote: '127.0.0.1', port: String(closedPort), user: 'root' } });
+    const since = stack.proxy.mark();
+    const t0 = Date.now();
+    const res = await stack.sftp(u, [`put ${payload} down.txt`], { timeoutMs: 30_000 });
+    const elapsed = Date.now() - t0;
+    assert.notEqual(res.code, 0, `client should have failed:\n${res.stdout}`);
+    assert.ok(elapsed < 5000, `client took ${elapsed} ms to fail (expected well under 5 s)`);
+    assertClientLine(res.stderr, /unavailable/);
+    assertNoInternals(res.stderr, stack, [closedPort]);
+    const line = await stack.proxy.waitFor((l) => l.msg === 'upstream failed' && l.user === u.name, since);
+    assert.equal(line.upstream, `root@127.0.0.1:${closedPort}`);
+    assert.match(String(line.reason), /ECONNREFUSED/);
+    await stack.proxy.waitSessionEnd(u.name, since);
+    await assertStillServing('down');
+  });
+
+  test('upstream down, ssh2 client: sftp() fails and the channel carries the pysftpproxy: line', async () => {
+    const closedPort = await freePort();
+    const u = await stack.addUser('down2', { route: { remote: '127.0.0.1', port: String(closedPort), user: 'root' } });
+    const client = await stack.ssh2({ user: u.name, privateKey: readFileSync(u.key.privatePath) });
+    try {
+      // Open the subsystem by hand to read the channel's stderr.
+      const { stderr, code } = await new Promise<{ stderr: string; code: unknown }>((resolve, reject) => {
+        client.subsys('sftp', (err, ch) => {
+          if (err) return reject(err);
+          let text = '';
+          let exitCode: unknown;
+          ch.stderr.on('data', (d: Buffer) => (text += d.toString('utf8')));
+          ch.on('exit', (c: unknown) => (exitCode = c));
+          ch.on('data', () => {});
+          ch.on('close', () => resolve({ stderr: text, code: exitCode }));
+        });
+      });
+      assertClientLine(stderr, /unavailable/);
+      assert.equal(code, 1, 'exit status of the failed channel');
+      assertNoInternals(stderr, stack, [closedPort]);
+    } finally {
+      client.end();
+    }
+  });
+
+  test('upstream refuses the proxy\'s key: the client is told, the log says why', async () => {
+    const strict = await stack.addUpstream({ authorize: false });
+    const u = await stack.addUser('nokey', { upstream: strict });
+    const since = stack.proxy.mark();
+    const res = await stack.sftp(u, [`put ${payload} nokey.txt`], { timeoutMs: 30_000 });
+    assert.notEqual(res.code, 0);
+    assertClientLine(res.stderr, /refused the proxy login/);
+    assertNoInternals(res.stderr, stack);
+    assert.equal(existsSync(join(strict.dir, 'nokey.txt')), false);
+    const line = await stack.proxy.waitFor((l) => l.msg === 'upstream failed' && l.user === u.name, since);
+    assert.match(String(line.reason), /refused the proxy's key/);
+    assert.equal(line.upstream, `root@127.0.0.1:${strict.sshd.port}`);
+    await assertStillServing('nokey');
+  });
+
+  test('connect timeout: an upstream that never speaks SSH fails after ~2 s, not a hang', async () => {
+    silent = net.createServer((s) => {
+      silentSockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => silentSockets.delete(s));
+    });
+    await new Promise<void>((r) => silent!.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as net.AddressInfo).port;
+    const u = await stack.addUser('mute', { route: { remote: '127.0.0.1', port: String(port), user: 'root' } });
+    const since = stack.proxy.mark();
+    const t0 = Date.now();
+    const res = await stack.sftp(u, [`put ${payload} mute.txt`], { timeoutMs: 30_000 });
+    const elapsed = Date.now() - t0;
+    assert.equal(res.timedOut, false, 'the client hung');
+    assert.notEqual(res.code, 0);
+    assert.ok(elapsed >= 1500, `failed after ${elapsed} ms: before the 2 s connect timeout?`);
+    assert.ok(elapsed < 10_000, `failed after ${elapsed} ms: expected about 2 s`);
+    assertClientLine(res.stderr, /unavailable/);
+    assertNoInternals(res.stderr, stack, [port]);
+    const line = await stack.proxy.waitFor((l) => l.msg === 'upstream failed' && l.user === u.name, since);
+    assert.match(String(line.reason), /2 s/);
+    await assertStillServing('mute');
+  });
+});
