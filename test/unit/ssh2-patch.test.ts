@@ -1,0 +1,27 @@
+// patches/ssh2+<version>.patch is applied at install (postinstall: patch-package). These tests fail
+// when ssh2 was upgraded without the patch being refreshed, or installed with --ignore-scripts.
+// The behaviour the patch buys is asserted end to end by the client matrix and the refusal tests
+// (rsa-sha2-512-only OpenSSH, asyncssh and rclone with RSA keys).
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT } from '../harness/index.js';
+
+const require = createRequire(import.meta.url);
+const ssh2Dir = join(require.resolve('ssh2'), '..', '..');
+const patches = readdirSync(join(REPO_ROOT, 'patches')).filter((f) => f.startsWith('ssh2+'));
+
+test('the ssh2 patch matches the installed ssh2 version', () => {
+  assert.equal(patches.length, 1, `one ssh2 patch expected in patches/, found: ${patches.join(', ')}`);
+  const installed = (JSON.parse(readFileSync(join(ssh2Dir, 'package.json'), 'utf8')) as { version: string }).version;
+  assert.equal(patches[0], `ssh2+${installed}.patch`, 'ssh2 was upgraded: re-make the patch for the new version');
+});
+
+test('the ssh2 patch is applied: server-sig-algs lists rsa-sha2-512, PK_OK echoes the asked algorithm', async () => {
+  const protocol = readFileSync(join(ssh2Dir, 'lib/protocol/Protocol.js'), 'utf8');
+  assert.match(protocol, /'ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,'\s*\+ 'rsa-sha2-512,/);
+  const server = readFileSync(join(ssh2Dir, 'lib/server.js'), 'utf8');
+  assert.match(server, /this\.hashAlgo === 'sha512'\) algo = 'rsa-sha2-512'/);
+});
