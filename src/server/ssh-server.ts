@@ -7,7 +7,7 @@ import { fingerprint } from '../keys/fingerprint.js';
 import type { HostKey } from '../keys/host-key.js';
 import { StoreUnavailableError, type AuthDecision, type AuthorizedUser, type UserStore } from '../auth/user-store.js';
 import type { Backend, BackendConnection, SftpChannel } from './backend.js';
-import { signatureProblem } from './verify-signature.js';
+import { algorithmProblem, signatureProblem } from './verify-signature.js';
 
 export interface SshServerOptions {
   hostKey: HostKey;
@@ -18,17 +18,57 @@ export interface SshServerOptions {
   loginGraceTime: number;
 }
 
+interface AcceptedSocket {
+  socket: net.Socket;
+  started: number;
+  log: Logger;
+  /** Ends the connection unless it authenticates within the login grace time. */
+  grace: NodeJS.Timeout;
+}
+
 export class SshServer {
   private readonly ssh: ssh2.Server;
   private readonly tcp: net.Server;
   private readonly clients = new Set<Connection>();
+  /** Sockets accepted whose SSH identification ssh2 has not read yet, by remote address:port. */
+  private readonly accepted = new Map<string, AcceptedSocket>();
 
   constructor(private readonly opts: SshServerOptions) {
     this.ssh = new ssh2.Server({ hostKeys: [opts.hostKey.pem], ident: 'pysftpproxy' }, (client, info) =>
       this.onClient(client, `${info.ip}:${info.port}`));
     // Our own listener: Nagle off from the first byte (+60-80 % throughput measured), and one
     // place to add the PROXY protocol or connection limits later.
-    this.tcp = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.ssh.injectSocket(socket));
+    this.tcp = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onSocket(socket));
+  }
+
+  /**
+   * Every TCP connection is logged and timed from accept: ssh2 calls `onClient` only once the client
+   * has sent its identification line, so a silent socket or one speaking another protocol would
+   * otherwise be held without a timer and leave no trace in the log.
+   */
+  private onSocket(socket: net.Socket): void {
+    const remote = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
+    const log = this.opts.log.child({ remote });
+    log.info('connection');
+    const conn: AcceptedSocket = {
+      socket,
+      started: Date.now(),
+      log,
+      grace: setTimeout(() => {
+        conn.log.info({ seconds: this.opts.loginGraceTime }, 'login grace time exceeded: connection closed');
+        socket.destroy();
+      }, this.opts.loginGraceTime * 1000),
+    };
+    conn.grace.unref();
+    this.accepted.set(remote, conn);
+    socket.once('close', () => {
+      clearTimeout(conn.grace);
+      if (this.accepted.get(remote) !== conn) return; // ssh2 took it over and logs its end
+      this.accepted.delete(remote);
+      log.info({ durationMs: Date.now() - conn.started, bytesRead: socket.bytesRead },
+        'connection closed before SSH identification (not an SSH client?)');
+    });
+    this.ssh.injectSocket(socket);
   }
 
   listen(port: number, host: string): Promise<net.AddressInfo> {
@@ -45,22 +85,19 @@ export class SshServer {
   async close(): Promise<void> {
     const closed = new Promise<void>((r) => this.tcp.close(() => r()));
     for (const c of this.clients) c.end();
+    for (const { socket } of this.accepted.values()) socket.destroy();
     await closed;
   }
 
   private onClient(client: Connection, remote: string): void {
-    const started = Date.now();
-    let log = this.opts.log.child({ remote });
-    log.info('connection');
+    const conn = this.accepted.get(remote);
+    if (!conn) return void client.end(); // its socket is gone already
+    this.accepted.delete(remote);
+    const { started, grace } = conn;
+    let log = conn.log;
     this.clients.add(client);
     let user: AuthorizedUser | undefined;
     let backend: BackendConnection | undefined;
-
-    const grace = setTimeout(() => {
-      log.info({ seconds: this.opts.loginGraceTime }, 'login grace time exceeded: connection closed');
-      client.end();
-    }, this.opts.loginGraceTime * 1000);
-    grace.unref();
 
     // One store lookup per (user, key) and connection: the key query and the signed request share it.
     const decisions = new Map<string, Promise<AuthDecision>>();
@@ -118,10 +155,8 @@ export class SshServer {
       log.info({ user: ctx.username, key, reason }, 'login refused');
       ctx.reject(['publickey']);
     };
-    if (ctx.signature) {
-      const problem = signatureProblem(ctx);
-      if (problem) return refuse(problem);
-    }
+    const problem = ctx.signature ? signatureProblem(ctx) : algorithmProblem(ctx);
+    if (problem) return refuse(problem);
     const cacheKey = `${ctx.username}\0${ctx.key.data.toString('base64')}`;
     let pending = decisions.get(cacheKey);
     if (!pending) {
