@@ -1,7 +1,7 @@
 // patches/ssh2+<version>.patch is applied at install (postinstall: patch-package). These tests fail
 // when ssh2 was upgraded without the patch being refreshed, or installed with --ignore-scripts.
-// The behaviour the patch buys is asserted end to end by the client matrix and the refusal tests
-// (rsa-sha2-512-only OpenSSH, asyncssh and rclone with RSA keys).
+// The behaviour the fixes buy is asserted end to end by the client matrix and the refusal tests
+// (rsa-sha2-512-only OpenSSH, asyncssh and rclone with RSA keys); the speed-ups by npm run bench.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,4 +24,13 @@ test('the ssh2 patch is applied: server-sig-algs lists rsa-sha2-512, PK_OK echoe
   assert.match(protocol, /'ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,'\s*\+ 'rsa-sha2-512,/);
   const server = readFileSync(join(ssh2Dir, 'lib/server.js'), 'utf8');
   assert.match(server, /this\.hashAlgo === 'sha512'\) algo = 'rsa-sha2-512'/);
+});
+
+test('the ssh2 patch is applied: pooled padding bytes, one socket write per tick', () => {
+  const crypto = readFileSync(join(ssh2Dir, 'lib/protocol/crypto.js'), 'utf8');
+  assert.doesNotMatch(crypto, /randomFillSync\(packet, 5 \+ payloadLen, padLen\)/, 'no per-packet randomFillSync left');
+  assert.equal(crypto.match(/fillPadding\(packet, 5 \+ payloadLen, padLen\)/g)?.length, 7, 'every cipher pads from the pool');
+  for (const file of ['lib/server.js', 'lib/client.js']) {
+    assert.match(readFileSync(join(ssh2Dir, file), 'utf8'), /process\.nextTick\(uncorkSocket, /, `${file} corks its socket per tick`);
+  }
 });
