@@ -71,6 +71,8 @@ export interface CpuSample {
   serverCpuMs: number;
   /** CPU ms of sshd's per-connection processes (the upstream leg when proxied; 0 for local). */
   sshdCpuMs: number;
+  /** CPU ms of the OpenSSH sftp client and its ssh (reaped children of this process). */
+  clientCpuMs: number;
 }
 
 export interface TransferResult {
@@ -146,7 +148,9 @@ export async function transferOnce(ctx: BenchContext, ep: Endpoint, direction: D
   await stack.sshdIdle();
   const sshdBefore = procCpuTicks(stack.sshd.pid).children;
   const serverBefore = ep.name === 'direct' ? 0 : procCpuTicks(ep.pid).self;
+  const clientBefore = procCpuTicks(process.pid).children;
   const run = await verifiedTransfer(ctx, ep, direction, file, cipher, tag);
+  const clientAfter = procCpuTicks(process.pid).children;
   const serverAfter = ep.name === 'direct' ? 0 : procCpuTicks(ep.pid).self;
   if (!(await stack.sshdIdle())) ctx.log(`warning: sshd session processes still running after ${direction} via ${ep.name} (${tag})`);
   const sshdAfter = procCpuTicks(stack.sshd.pid).children;
@@ -160,6 +164,7 @@ export async function transferOnce(ctx: BenchContext, ep: Endpoint, direction: D
     mib,
     serverCpuMs: ep.name === 'direct' ? sshdCpuMs : (serverAfter - serverBefore) * tickMs,
     sshdCpuMs: ep.name === 'local' ? 0 : sshdCpuMs,
+    clientCpuMs: (clientAfter - clientBefore) * tickMs,
   };
   if (record) ctx.shared.cpu.push(cpu);
   return { ok: true, ms: run.ms, mibPerSec: mib / (run.ms / 1000), cpu };

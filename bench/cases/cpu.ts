@@ -1,6 +1,7 @@
 // Server-side CPU milliseconds per MiB moved, from /proc/<pid>/stat (utime+stime) read before and
 // after each large transfer: the proxy process for proxied (and local-mode) transfers; for direct
 // ones, sshd's per-connection processes (reaped children: cutime+cstime of the listener).
+import os from 'node:os';
 import type { BenchContext, CaseOutcome } from '../context.js';
 import { fmt, fmtRatio, type Row } from '../report.js';
 import { bigFile, type CpuSample } from '../transfers.js';
@@ -9,6 +10,30 @@ import { GCM, interleavedTransfers, warmUp } from './throughput.js';
 function perMiB(samples: CpuSample[], pick: (s: CpuSample) => number): number {
   const mib = samples.reduce((a, s) => a + s.mib, 0);
   return mib > 0 ? samples.reduce((a, s) => a + pick(s), 0) / mib : NaN;
+}
+
+/**
+ * On a machine whose cores are all busy (2 cores: sftp client + sshd direct; client + proxy + sshd
+ * proxied), throughput is at most cores ÷ (CPU ms per MiB summed over every process). The ratio
+ * of the two sums is then the best proxied/direct throughput ratio the machine allows for the
+ * CPU each process was measured to spend, however the work is scheduled.
+ */
+function ceilingRow(cipher: string, direction: string, direct: CpuSample[], proxied: CpuSample[],
+    sshdDirect: number, proxy: number, upstream: number): Row {
+  const clientDirect = perMiB(direct, (s) => s.clientCpuMs);
+  const clientProxied = perMiB(proxied, (s) => s.clientCpuMs);
+  const directSum = clientDirect + sshdDirect;
+  const proxiedSum = clientProxied + proxy + upstream;
+  const cores = os.cpus().length;
+  return {
+    measure: `all processes' CPU ms/MiB, ${direction}, ${cipher}; ${cores}-core ceiling ratio`,
+    baseline: `client ${fmt(clientDirect, 2)} + sshd ${fmt(sshdDirect, 2)} = ${fmt(directSum, 2)}`,
+    product: `client ${fmt(clientProxied, 2)} + proxy ${fmt(proxy, 2)} + sshd ${fmt(upstream, 2)} = ${fmt(proxiedSum, 2)}`,
+    ratio: fmtRatio(directSum / proxiedSum),
+    target: '',
+    verdict: '',
+    values: { clientDirect, sshdDirect, directSum, clientProxied, proxy, upstream, proxiedSum, ceilingRatio: directSum / proxiedSum, cores },
+  };
 }
 
 export async function cpu(ctx: BenchContext): Promise<CaseOutcome> {
@@ -53,9 +78,12 @@ export async function cpu(ctx: BenchContext): Promise<CaseOutcome> {
           values: { sshdDirect: base, product: own, upstreamSshd: name === 'proxied' ? upstream : null, transfers: mine.length },
         });
         details[`${cipher}-${direction}-${name}`] = { sshdDirect: base, product: own, upstreamSshd: upstream };
+        if (name === 'proxied') rows.push(ceilingRow(cipher, direction, direct, mine, base, own, upstream));
       }
     }
   }
+  notes.push('ceiling ratio = (client + sshd) ÷ (client + proxy + upstream sshd), CPU ms/MiB: the best proxied/direct ' +
+    'throughput ratio when every core is busy, for the CPU each process spent');
   notes.push(`CPU includes each session's login; clock tick ${(1000 / ctx.clkTck).toFixed(0)} ms; ratio = product ÷ direct sshd (lower is better)`);
   return { status: 'ok', notes, rows, details };
 }
