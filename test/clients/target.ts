@@ -3,8 +3,12 @@
  * needs to log in with a verified host key, and where uploaded files land on the real disk.
  * Proxy mode builds one in fixtures/proxy-target.ts, local mode in fixtures/local-target.ts.
  */
-import { posix } from 'node:path';
-import type { GeneratedKey, KeyType, LogLine } from '../harness/index.js';
+import { readFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import {
+  fingerprintOfBlob, generateKey, parsePublicLine, writeKnownHosts,
+  type GeneratedKey, type KeyType, type LogLine, type ProxyHandle,
+} from '../harness/index.js';
 
 export type ClientKeyType = KeyType;
 export const CLIENT_KEY_TYPES: readonly ClientKeyType[] = ['ed25519', 'ecdsa', 'rsa'];
@@ -41,4 +45,37 @@ export function remotePath(target: Target, rel: string): string {
 export function hostKeySha256Base64(target: Target): string {
   const b64 = target.hostKeyFingerprint.replace(/^SHA256:/, '');
   return b64 + '='.repeat((4 - (b64.length % 4)) % 4);
+}
+
+/** One client key pair of each type, in `dir`. */
+export async function generateClientKeys(dir: string): Promise<Map<ClientKeyType, GeneratedKey>> {
+  const keys = new Map<ClientKeyType, GeneratedKey>();
+  for (const type of CLIENT_KEY_TYPES) keys.set(type, await generateKey(dir, type, `client_${type}`));
+  return keys;
+}
+
+/**
+ * The Target of a running `bin/pysftpproxy` (either mode): its generated host key (in `dataDir`)
+ * trusted in a known_hosts file written to `tmpDir`, and `user` logging in with `keys`.
+ */
+export async function productTarget(name: string, proxy: ProxyHandle, dataDir: string, tmpDir: string, user: string,
+    keys: Map<ClientKeyType, GeneratedKey>, remoteDir: string): Promise<Target> {
+  const hostPublicKeyLine = (await readFile(join(dataDir, 'ssh_host_ed25519_key.pub'), 'utf8')).trim();
+  return {
+    name,
+    host: '127.0.0.1',
+    port: proxy.port,
+    user,
+    keyFor(type: ClientKeyType): GeneratedKey {
+      const k = keys.get(type);
+      if (!k) throw new Error(`no ${type} key`);
+      return k;
+    },
+    knownHostsPath: await writeKnownHosts(join(tmpDir, 'known_hosts'), hostPublicKeyLine, proxy.port),
+    hostKeyFingerprint: fingerprintOfBlob(parsePublicLine(hostPublicKeyLine).blobBase64),
+    hostPublicKeyLine,
+    remoteDir,
+    remotePathPrefix: '',
+    logs: () => proxy.logs(),
+  };
 }
