@@ -55,6 +55,9 @@ export SFTPPROXY_MAX_HANDLES=256
 export SFTPPROXY_WORKERS=1
 # Seconds a connection may take to authenticate.
 export SFTPPROXY_LOGIN_GRACE_TIME=30
+# Ciphers offered to clients, comma-separated (the client's preference picks); unset: ssh2's list
+# (aes128-gcm, aes256-gcm, aes128-ctr, aes192-ctr, chacha20-poly1305, aes256-ctr; no CBC).
+# export SFTPPROXY_CIPHERS=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com
 export SFTPPROXY_LOG_LEVEL=info
 # Human-readable logs instead of JSON lines.
 export SFTPPROXY_LOG_PRETTY=false

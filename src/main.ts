@@ -36,7 +36,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const backend = createBackend(config, log, redis);
   await store.start();
 
-  const server = new SshServer({ hostKey, store, backend, log, loginGraceTime: config.loginGraceTime });
+  const server = new SshServer({ hostKey, store, backend, log, loginGraceTime: config.loginGraceTime, ciphers: config.ciphers });
   const address = await server.listen(config.port, config.listen);
   log.info({ port: address.port, address: address.address, mode: config.mode, store: store.kind }, 'listening');
 

@@ -13,7 +13,7 @@ export function helpText(version: string): string {
     '      INI file with an [options] section; keys are the flag names (or the original solt_sftp names)',
   ];
   for (const o of OPTIONS) {
-    const value = o.type === 'bool' ? '' : o.choices ? ` ${o.choices.join('|')}` : ` ${o.type.toUpperCase()}`;
+    const value = o.type === 'bool' ? '' : o.type === 'enum' && o.choices ? ` ${o.choices.join('|')}` : ` ${o.type.toUpperCase()}`;
     const aliases = o.iniAliases?.length ? `; in INI also ${o.iniAliases.join(', ')}` : '';
     lines.push(`  --${o.flag}${value} (${o.env})`);
     lines.push(`      ${o.help}${o.default !== undefined ? ` [default: ${o.default}]` : ''}${aliases}`);

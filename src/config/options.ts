@@ -1,7 +1,9 @@
+import { DEFAULT_CIPHERS, SUPPORTED_CIPHERS } from './ssh-algorithms.js';
+
 // The one table of options. Every other view of configuration (flags, environment, INI keys,
 // --help, docker_properties.sh) is derived from it, so adding an option is one entry here.
 
-export type OptionType = 'string' | 'path' | 'port' | 'int' | 'seconds' | 'bool' | 'enum';
+export type OptionType = 'string' | 'path' | 'port' | 'int' | 'seconds' | 'bool' | 'enum' | 'list';
 
 export interface OptionSpec {
   /** Key in the typed Config object. */
@@ -15,7 +17,8 @@ export interface OptionSpec {
   flag: string;
   /** Extra names accepted in the INI `[options]` section (the flag name is always accepted). */
   iniAliases?: string[];
-  choices?: string[];
+  /** The allowed values of an enum, or of each comma-separated item of a list. */
+  choices?: readonly string[];
   /** Inclusive bounds for numbers. */
   min?: number;
   max?: number;
@@ -48,6 +51,8 @@ export interface Config {
   knownHosts?: string;
   connectTimeout: number;
   loginGraceTime: number;
+  /** Ciphers the SSH server offers, in order; unset: ssh2's default list. */
+  ciphers?: string[];
   maxHandles: number;
   workers: number;
   logLevel: LogLevel;
@@ -104,6 +109,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'connect-timeout', iniAliases: ['connect_timeout'], help: 'seconds to connect and log in upstream' },
   { key: 'loginGraceTime', type: 'seconds', default: '30', min: 1, max: 3600, env: 'SFTPPROXY_LOGIN_GRACE_TIME',
     flag: 'login-grace-time', iniAliases: ['login_grace_time'], help: 'seconds a client has to authenticate' },
+  { key: 'ciphers', type: 'list', default: DEFAULT_CIPHERS.join(','), choices: SUPPORTED_CIPHERS, env: 'SFTPPROXY_CIPHERS',
+    flag: 'ciphers', help: 'ciphers the SSH server offers, comma-separated (the client\'s preference picks among them); ' +
+      `supported: ${SUPPORTED_CIPHERS.join(', ')}` },
   { key: 'maxHandles', type: 'int', default: '256', min: 1, max: 65536, env: 'SFTPPROXY_MAX_HANDLES',
     flag: 'max-handles', iniAliases: ['max_handles'], help: 'local mode: open file handles per session' },
   { key: 'workers', type: 'int', default: '1', min: 1, max: 64, env: 'SFTPPROXY_WORKERS', flag: 'workers',

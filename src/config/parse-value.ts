@@ -15,7 +15,7 @@ export function expandPath(raw: string): string {
 }
 
 /** `source` names where the value came from, e.g. `SFTPPROXY_PORT` or `--port` or `[options] port in a.ini`. */
-export function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean {
+export function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean | string[] {
   const bad = (expected: string): never => {
     throw new ConfigError(`${source}=${JSON.stringify(raw)} is not valid: expected ${expected}`);
   };
@@ -30,6 +30,14 @@ export function parseValue(spec: OptionSpec, raw: string, source: string): strin
     case 'enum':
       if (!spec.choices?.includes(value.toLowerCase())) bad(`one of ${spec.choices?.join(', ')}`);
       return value.toLowerCase();
+    case 'list': {
+      const items = value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+      const unknown = items.filter((v) => !spec.choices?.includes(v));
+      if (items.length === 0 || unknown.length > 0) {
+        bad(`a comma-separated list of ${spec.choices?.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
+      }
+      return items;
+    }
     case 'bool': {
       const v = value.toLowerCase();
       if (TRUE.has(v)) return true;

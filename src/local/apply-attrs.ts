@@ -8,18 +8,13 @@ import type { Stats } from 'node:fs';
 import { ftruncate } from 'node:fs';
 import { chmod, truncate, utimes } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import type { Attrs } from '../sftp/attrs.js';
 import { errnoError } from '../sftp/status.js';
 
 const ftruncateFd = promisify(ftruncate);
 
-export interface AttrChanges {
-  size?: number;
-  uid?: number;
-  gid?: number;
-  permissions?: number;
-  atime?: number;
-  mtime?: number;
-}
+/** What SETSTAT may change: the v3 attributes (extended pairs are not acted on). */
+export type AttrChanges = Omit<Attrs, 'extended'>;
 
 /** Applied in OpenSSH's order: size, permissions, times (ownership only checked, first). */
 export async function applyAttrs(ref: string, st: Stats, a: AttrChanges, ioFd?: number): Promise<void> {
