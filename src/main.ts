@@ -12,6 +12,7 @@ import { HostKeyVerifier } from './proxy/host-key-verifier.js';
 import { UpstreamBackend } from './proxy/upstream-backend.js';
 import { LocalBackend } from './local/local-backend.js';
 import { nativeCryptoAvailable } from './runtime/native-crypto.js';
+import { unpatchedSsh2Files } from './runtime/ssh2-patch.js';
 
 export interface Running {
   port: number;
@@ -25,6 +26,12 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   if (!nativeCryptoAvailable()) {
     log.warn('ssh2 native crypto binding missing: encryption runs in JavaScript at about half the speed; ' +
       'reinstall with a C++ toolchain (g++, make, python3) and without --ignore-scripts');
+  }
+
+  const unpatched = unpatchedSsh2Files();
+  if (unpatched.length > 0) {
+    log.warn({ files: unpatched }, 'ssh2 is not patched (installed with --ignore-scripts, or upgraded past patches/): ' +
+      'RSA logins with rsa-sha2-512 fail and the proxy costs more CPU; reinstall with npm ci');
   }
 
   const usesRedis = storeName(config).startsWith('redis') || (config.mode === 'proxy' && config.upstreamHostkeys === 'tofu');

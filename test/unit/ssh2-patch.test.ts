@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { unpatchedSsh2Files } from '../../src/runtime/ssh2-patch.js';
 import { REPO_ROOT } from '../harness/index.js';
 
 const require = createRequire(import.meta.url);
@@ -33,4 +34,8 @@ test('the ssh2 patch is applied: pooled padding bytes, one socket write per tick
   for (const file of ['lib/server.js', 'lib/client.js']) {
     assert.match(readFileSync(join(ssh2Dir, file), 'utf8'), /process\.nextTick\(uncorkSocket, /, `${file} corks its socket per tick`);
   }
+});
+
+test('the startup check finds every patched file marked (it warns otherwise)', () => {
+  assert.deepEqual(unpatchedSsh2Files(), []);
 });
