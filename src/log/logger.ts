@@ -1,6 +1,5 @@
 // pino, structured: one JSON line per event an operator cares about. Pretty output is a small
 // built-in formatter (no pino-pretty dependency) used on a terminal or with --log-pretty.
-import fs from 'node:fs';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/options.js';
 
@@ -21,8 +20,14 @@ function prettyLine(line: string): string {
 }
 
 export function createLogger(config: Pick<Config, 'logLevel' | 'logPretty' | 'logfile'>): Logger {
-  const target = config.logfile ? fs.createWriteStream(config.logfile, { flags: 'a' }) : process.stdout;
+  // Synchronous writes: the last lines before an exit ("shutting down", a fatal error) must not
+  // be lost in a buffer. One line per event is cheap enough to write at once.
+  const target = config.logfile
+    ? pino.destination({ dest: config.logfile, append: true, sync: true })
+    : pino.destination({ fd: 1, sync: true });
+  // logrotate moves the file and sends SIGHUP: start a new one under the configured name.
+  if (config.logfile) process.on('SIGHUP', () => target.reopen());
   const options = { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined };
-  if (!config.logPretty) return pino(options, config.logfile ? target : pino.destination({ fd: 1, sync: true }));
+  if (!config.logPretty) return pino(options, target);
   return pino(options, { write: (line: string) => target.write(prettyLine(line)) });
 }

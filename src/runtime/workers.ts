@@ -1,7 +1,7 @@
 // --workers N: N processes share the listening port (node:cluster hands connections round-robin),
 // so throughput scales past one event loop. The primary only supervises: it makes sure a
 // generated host key exists before forking (workers must not race to create it, nor each make
-// their own), restarts a worker that dies, and passes shutdown signals on.
+// their own), restarts a worker that dies, and passes shutdown and log-reopen signals on.
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from '../config/options.js';
@@ -38,6 +38,8 @@ export function runPrimary(config: Config, log: Logger): void {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Each worker writes the --logfile itself, so each must reopen it after logrotate.
+  process.on('SIGHUP', () => { for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP'); });
 }
 
 /** This process's worker number, or undefined outside --workers. */
