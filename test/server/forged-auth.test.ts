@@ -1,0 +1,68 @@
+// Public-key requests that lie: a client that names one algorithm and signs with another must be
+// refused, with the reason in the log. Driven with a real ssh2 client whose auth request is
+// rewritten (as an attacker's client would send it) against the real proxy in local mode.
+import assert from 'node:assert/strict';
+import { sign, createPrivateKey } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import ssh2 from 'ssh2';
+import { generateKey, makeTempDir, startProxy, type GeneratedKey, type ProxyHandle, type TempDir } from '../harness/index.js';
+
+type AuthPK = (this: unknown, user: string, pub: unknown, algo?: string, sign?: (data: Buffer, cb: (sig: Buffer) => void) => void) => void;
+const Protocol = createRequire(import.meta.url)('ssh2/lib/protocol/Protocol.js') as { prototype: { authPK: AuthPK } };
+
+describe('forged public-key requests', () => {
+  let tmp: TempDir;
+  let rsa: GeneratedKey;
+  let server: ProxyHandle;
+  let hostBlob: Buffer;
+
+  before(async () => {
+    tmp = await makeTempDir('pysftpproxy-forged-');
+    rsa = await generateKey(tmp.path, 'rsa', 'mallory');
+    await mkdir(join(tmp.path, 'files', 'mallory'), { recursive: true });
+    const usersFile = join(tmp.path, 'users.json');
+    await writeFile(usersFile, JSON.stringify({ users: { mallory: { keys: [rsa.publicLine], folder: 'mallory' } } }));
+    server = await startProxy({ args: ['--mode', 'local', '--store', `file:${usersFile}`, '--sftp-path', join(tmp.path, 'files'),
+      '--port', '0', '--listen', '127.0.0.1', '--data-dir', join(tmp.path, 'data')] });
+    const line = (await readFile(join(tmp.path, 'data', 'ssh_host_ed25519_key.pub'), 'utf8')).trim();
+    hostBlob = Buffer.from(line.split(/\s+/)[1]!, 'base64');
+  });
+  after(async () => { await server?.stop(); await tmp?.cleanup(); });
+
+  /** Log in as mallory with the RSA key, but send `claimedAlgo` and a SHA-1 signature. */
+  async function forgedLogin(claimedAlgo: string): Promise<'accepted' | 'refused'> {
+    const keyText = await readFile(rsa.privatePath);
+    const privateKey = createPrivateKey((ssh2.utils.parseKey(keyText) as ssh2.ParsedKey).getPrivatePEM());
+    const original = Protocol.prototype.authPK;
+    Protocol.prototype.authPK = function (this: unknown, user, pub, algo, cbSign) {
+      if (typeof algo === 'function') { cbSign = algo as never; algo = undefined; }
+      if (!cbSign) return original.call(this, user, pub, claimedAlgo);
+      return original.call(this, user, pub, claimedAlgo, (data, cb) => cb(sign('sha1', data, privateKey)));
+    };
+    try {
+      return await new Promise((resolve) => {
+        const c = new ssh2.Client();
+        c.on('ready', () => { c.end(); resolve('accepted'); });
+        c.on('error', () => resolve('refused'));
+        c.connect({ host: '127.0.0.1', port: server.port, username: 'mallory', privateKey: keyText,
+          hostVerifier: (key: Buffer) => key.equals(hostBlob), readyTimeout: 10_000 });
+      });
+    } finally {
+      Protocol.prototype.authPK = original;
+    }
+  }
+
+  for (const claimed of ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa']) {
+    test(`an RSA key presented as ${claimed} with a SHA-1 signature is refused`, async () => {
+      const mark = server.logs().length;
+      assert.equal(await forgedLogin(claimed), 'refused');
+      const refusals = server.logs().slice(mark).filter((l) => l.msg === 'login refused');
+      const want = claimed === 'ssh-rsa' ? /SHA-1/ : /key algorithm mismatch: the request says .+, the key is ssh-rsa/;
+      assert.ok(refusals.some((l) => want.test(String(l['reason']))), JSON.stringify(refusals));
+      assert.ok(!server.logs().slice(mark).some((l) => l.msg === 'login accepted'));
+    });
+  }
+});
