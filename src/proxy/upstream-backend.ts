@@ -1,11 +1,11 @@
 // Proxy mode's backend: each authenticated client gets one SSH connection to its route's upstream
 // (dialed as soon as the login succeeds, so it is ready by the time the client asks for sftp);
 // every sftp channel the client opens becomes an sftp channel upstream, piped byte for byte.
-import fs from 'node:fs';
 import ssh2, { type ClientChannel } from 'ssh2';
 import type { Logger } from 'pino';
 import type { AuthorizedUser, Route } from '../auth/user-store.js';
-import type { LoadedKey } from '../keys/read-private-key.js';
+import { ConfigError } from '../config/config-error.js';
+import { readPrivateKey, type LoadedKey } from '../keys/read-private-key.js';
 import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
 import type { HostKeyVerifier } from './host-key-verifier.js';
 import { pipeChannels } from './pipe-channels.js';
@@ -60,15 +60,19 @@ class UpstreamConnection implements BackendConnection {
     const started = Date.now();
     return new Promise((resolve, reject) => {
       let hostKeyProblem: string | undefined;
+      let connected = false;
+      let failed = false;
       let privateKey: Buffer;
       try {
-        privateKey = this.route.keyPath ? fs.readFileSync(this.route.keyPath) : this.opts.clientKey.pem;
+        // Read and checked at each login, like the rest of the route: an edit applies to the next one.
+        privateKey = this.route.keyPath ? readPrivateKey(this.route.keyPath, 'route key').pem : this.opts.clientKey.pem;
       } catch (err) {
-        const reason = `per-user key ${this.route.keyPath} unreadable (${(err as NodeJS.ErrnoException).code})`;
+        const reason = err instanceof ConfigError ? err.message : String(err);
         this.log.error({ upstream: this.upstream, reason }, 'upstream failed');
         return reject(new UpstreamFailure(reason, REFUSED));
       }
       this.ssh.on('ready', () => {
+        connected = true;
         this.log.info({ upstream: this.upstream, ms: Date.now() - started }, 'upstream connected');
         resolve();
       });
@@ -77,19 +81,26 @@ class UpstreamConnection implements BackendConnection {
         let failure: UpstreamFailure;
         if (hostKeyProblem) failure = new UpstreamFailure(hostKeyProblem, UNVERIFIED);
         else if (err.level === 'client-authentication') failure = new UpstreamFailure('upstream refused the proxy\'s key', REFUSED);
-        else if (err.level === 'client-timeout') failure = new UpstreamFailure(`no SSH handshake within ${this.opts.connectTimeout} s`, UNAVAILABLE);
+        else if (err.level === 'client-timeout') {
+          failure = new UpstreamFailure(connected ? 'upstream stopped answering keepalives'
+            : `no SSH handshake within ${this.opts.connectTimeout} s`, UNAVAILABLE);
+        }
         else failure = new UpstreamFailure(`cannot connect: ${err.code ?? err.message}`, UNAVAILABLE);
+        failed = true;
         this.log.error({ upstream: this.upstream, reason: failure.reason }, 'upstream failed');
         reject(failure);
         this.failAll(failure);
       });
       this.ssh.on('close', () => {
         const lost = new UpstreamFailure('upstream connection closed', UNAVAILABLE);
-        if (!this.closed && this.channels.size > 0) this.log.warn({ upstream: this.upstream }, 'upstream connection lost');
+        if (this.closed) return;
+        // Closed without an 'error' (e.g. right after its banner): the login still needs a cause in the log.
+        if (!connected && !failed) this.log.error({ upstream: this.upstream, reason: 'closed during the SSH handshake' }, 'upstream failed');
+        else if (connected && this.channels.size > 0) this.log.warn({ upstream: this.upstream }, 'upstream connection lost');
         reject(lost);
         this.failAll(lost);
       });
-      this.ssh.connect({
+      const config = {
         host: this.route.host,
         port: this.route.port,
         username: this.route.user,
@@ -104,7 +115,15 @@ class UpstreamConnection implements BackendConnection {
             verify(verdict.ok);
           }, (err: Error) => { hostKeyProblem = err.message; verify(false); });
         },
-      } as ssh2.ConnectConfig);
+      } as ssh2.ConnectConfig;
+      try {
+        this.ssh.connect(config);
+      } catch (err) { // ssh2 throws for what it cannot use at all (a key it cannot parse, ...)
+        failed = true;
+        const reason = `cannot connect: ${(err as Error).message}`;
+        this.log.error({ upstream: this.upstream, reason }, 'upstream failed');
+        return reject(new UpstreamFailure(reason, REFUSED));
+      }
       this.ssh.setNoDelay(true);
     });
   }
@@ -113,14 +132,21 @@ class UpstreamConnection implements BackendConnection {
     this.channels.add(channel);
     channel.on('close', () => this.channels.delete(channel));
     this.ready.then(() => {
-      this.ssh.subsys('sftp', (err: Error | undefined, up: ClientChannel) => {
-        if (err) {
-          this.log.error({ upstream: this.upstream, reason: err.message }, 'upstream refused the sftp subsystem');
-          return this.fail(channel, new UpstreamFailure(err.message, UNAVAILABLE));
-        }
-        if (!this.channels.has(channel)) return up.close(); // the client left meanwhile
+      const failed = (reason: string, message: string, logMsg = 'upstream failed'): void => {
+        this.log.error({ upstream: this.upstream, reason }, logMsg);
+        this.fail(channel, new UpstreamFailure(reason, message));
+      };
+      const opened = (err: Error | undefined, up: ClientChannel): void => {
+        if (err) return failed(err.message, UNAVAILABLE, 'upstream refused the sftp subsystem');
+        if (!this.channels.has(channel)) return void up.close(); // the client left meanwhile
         pipeChannels(channel, up, this.counters, this.route.home);
-      });
+      };
+      // ssh2 throws (synchronously) when the connection dropped after 'ready'.
+      try {
+        this.ssh.subsys('sftp', opened);
+      } catch (err) {
+        failed((err as Error).message, UNAVAILABLE);
+      }
     }, (failure: UpstreamFailure) => this.fail(channel, failure));
   }
 

@@ -20,6 +20,9 @@ export interface SshServerOptions {
   ciphers?: string[];
 }
 
+/** Session channels one connection may have open at once (OpenSSH's MaxSessions default). */
+const MAX_SESSIONS = 10;
+
 interface AcceptedSocket {
   socket: net.Socket;
   started: number;
@@ -117,16 +120,26 @@ export class SshServer {
       if (!user) return client.end();
       log = log.child({ user: user.name });
       backend = this.opts.backend.connect({ user, remote, log });
-      client.on('session', (accept) => {
+      let sessions = 0;
+      client.on('session', (accept, reject) => {
+        if (sessions >= MAX_SESSIONS) {
+          log.info({ max: MAX_SESSIONS }, 'session refused: too many open on this connection');
+          return reject();
+        }
+        sessions++;
         const session = accept();
+        session.once('close', () => sessions--);
         session.on('subsystem', (acceptSub, rejectSub, info) => {
           if (info.name !== 'sftp') {
             log.info({ subsystem: info.name }, 'subsystem refused: only sftp is served');
             return rejectSub();
           }
           // Accepted synchronously: clients send SFTP INIT right behind the request, and the channel
-          // must exist to buffer it until the backend is ready.
-          backend!.openSftp(acceptSub() as unknown as SftpChannel);
+          // must exist to buffer it until the backend is ready. ssh2 gives no channel for a second
+          // subsystem request on the same session, or one on a session already closing.
+          const channel = acceptSub() as unknown as SftpChannel | undefined;
+          if (!channel) return void log.info('subsystem request on a session that has one or is closing: ignored');
+          backend!.openSftp(channel);
         });
         for (const kind of ['pty', 'shell', 'exec', 'x11', 'auth-agent'] as const) {
           session.on(kind, (_accept: unknown, reject: (() => void) | undefined) => {

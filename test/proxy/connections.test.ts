@@ -12,6 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type ssh2 from 'ssh2';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { descendants, writeRandomFile } from '../harness/index.js';
 import { eventually, ProxyStack, type ProxyInstance, type TestUser, type Upstream } from './stack.js';
@@ -113,6 +114,39 @@ describe('proxy: connection life cycle', () => {
     assert.ok(await eventually(() => descendants(up.sshd.pid).length === 0, 10_000), 'sshd children still running');
     assert.equal(stack.proxy.handle.exited, false);
     await assertStillServing('dropped');
+  });
+
+  test('a second subsystem request on the same session is ignored; the session and the proxy go on', async () => {
+    const client = await stack.ssh2({ user: good.name, privateKey: readFileSync(good.key.privatePath) });
+    try {
+      const sftp = await ProxyStack.sftpOf(client);
+      // ssh2 has no API for it; an attacker's client would just send the request.
+      const proto = (client as unknown as { _protocol: { subsystem(id: number, name: string, wantReply: boolean): void } })._protocol;
+      proto.subsystem((sftp as unknown as { outgoing: { id: number } }).outgoing.id, 'sftp', false);
+      const list = await new Promise<string[]>((resolve, reject) =>
+        sftp.readdir('.', (err, l) => (err ? reject(err) : resolve(l.map((e) => e.filename)))));
+      assert.ok(Array.isArray(list));
+    } finally {
+      client.end();
+    }
+    await stack.proxy.waitFor((l) => l.msg === 'subsystem request on a session that has one or is closing: ignored');
+    await assertStillServing('double-subsystem');
+  });
+
+  test('at most 10 sessions per connection; closing one makes room', async () => {
+    const client = await stack.ssh2({ user: good.name, privateKey: readFileSync(good.key.privatePath) });
+    try {
+      const open = () => new Promise<ssh2.SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+      const sessions = [];
+      for (let i = 0; i < 10; i++) sessions.push(await open());
+      await assert.rejects(open(), 'the 11th session is refused');
+      sessions[0]!.end();
+      await new Promise((r) => setTimeout(r, 300));
+      sessions.push(await open());
+    } finally {
+      client.end();
+    }
+    await assertStillServing('sessions');
   });
 
   describe('login grace time (SFTPPROXY_LOGIN_GRACE_TIME=2)', () => {

@@ -130,4 +130,40 @@ describe('proxy: upstream failures', () => {
     assert.match(String(line.reason), /2 s/);
     await assertStillServing('mute');
   });
+
+  test('a route key file that is not a private key: refused login line, the log names the file', async () => {
+    const badKey = join(stack.localDir, 'not-a-key');
+    await writeFile(badKey, 'this is not an SSH key\n');
+    const u = await stack.addUser('badkey', { route: stack.routeTo(up, { key: badKey }) });
+    const since = stack.proxy.mark();
+    const res = await stack.sftp(u, [`put ${payload} badkey.txt`], { timeoutMs: 30_000 });
+    assert.notEqual(res.code, 0);
+    assertClientLine(res.stderr, /refused the proxy login/);
+    assertNoInternals(res.stderr, stack);
+    const line = await stack.proxy.waitFor((l) => l.msg === 'upstream failed' && l.user === u.name, since);
+    assert.match(String(line.reason), new RegExp(`route key ${badKey}: not a usable SSH private key`));
+    await assertStillServing('badkey');
+  });
+
+  test('an upstream that closes right after its banner: the log says so, the client is told', async () => {
+    const liar = net.createServer((sock) => {
+      sock.on('error', () => {});
+      sock.write('SSH-2.0-liar\r\n');
+      setTimeout(() => sock.destroy(), 50);
+    });
+    await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (liar.address() as net.AddressInfo).port;
+      const u = await stack.addUser('banner', { route: { remote: '127.0.0.1', port: String(port), user: 'root' } });
+      const since = stack.proxy.mark();
+      const res = await stack.sftp(u, [`put ${payload} banner.txt`], { timeoutMs: 30_000 });
+      assert.notEqual(res.code, 0);
+      assertClientLine(res.stderr, /unavailable/);
+      const line = await stack.proxy.waitFor((l) => l.msg === 'upstream failed' && l.user === u.name, since);
+      assert.match(String(line.reason), /closed during the SSH handshake/);
+      await assertStillServing('banner');
+    } finally {
+      await new Promise<void>((r) => liar.close(() => r()));
+    }
+  });
 });
