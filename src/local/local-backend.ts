@@ -24,16 +24,24 @@ export class LocalBackend implements Backend {
 }
 
 class LocalConnection implements BackendConnection {
-  private readonly sessions: SftpServerSession[] = [];
+  private readonly sessions = new Set<SftpServerSession>();
+  /** Bytes of the sessions that ended, so counters stay whole after they are forgotten. */
+  private readonly ended: TransferCounters = { bytesUp: 0, bytesDown: 0 };
 
   constructor(private readonly folder: string, private readonly log: Logger, private readonly maxHandles: number) {}
 
   openSftp(channel: SftpChannel): void {
-    this.sessions.push(serveSftp(channel, { root: this.folder, log: this.log, maxHandles: this.maxHandles }));
+    const session = serveSftp(channel, { root: this.folder, log: this.log, maxHandles: this.maxHandles });
+    this.sessions.add(session);
+    void session.done.then(() => {
+      this.sessions.delete(session);
+      this.ended.bytesUp += session.counters.bytesUp;
+      this.ended.bytesDown += session.counters.bytesDown;
+    });
   }
 
   get counters(): TransferCounters {
-    let bytesUp = 0, bytesDown = 0;
+    let { bytesUp, bytesDown } = this.ended;
     for (const s of this.sessions) { bytesUp += s.counters.bytesUp; bytesDown += s.counters.bytesDown; }
     return { bytesUp, bytesDown };
   }

@@ -17,6 +17,8 @@ export interface SessionContext {
   readonly counters: { bytesUp: number; bytesDown: number };
   readonly limits: Limits;
   readonly log: Logger;
+  /** Aborted when the session ends: long requests (copy-data) stop instead of outliving it. */
+  readonly ended: AbortSignal;
 }
 
 /**

@@ -62,14 +62,18 @@ const copyData: Handler = async (ctx, id, r) => {
   const dst = ctx.handles.file(r.bytes());
   const writeOffset = r.u64();
   if (!src.readable || !dst.writable) throw new SftpStatusError(FX.PERMISSION_DENIED);
-  // "To end of file" is fixed up front: two handles on one file must not copy forever.
-  const total = length !== 0 ? length : Math.max(0, (await fstatAsync(src.fd)).size - readOffset);
-  if (src === dst && rangesOverlap(readOffset, writeOffset, total)) {
+  const [srcSt, dstSt] = await Promise.all([fstatAsync(src.fd), fstatAsync(dst.fd)]);
+  // The range ends at the source's size as it is now: copying a file into itself through two
+  // handles (or an append handle) would otherwise feed on its own output until the disk is full.
+  const total = Math.max(0, Math.min(length !== 0 ? length : Infinity, srcSt.size - readOffset));
+  const sameFile = srcSt.dev === dstSt.dev && srcSt.ino === dstSt.ino;
+  if (sameFile && rangesOverlap(readOffset, writeOffset, total)) {
     throw new SftpStatusError(FX.FAILURE, 'overlapping copy-data ranges');
   }
   const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(total, 1)));
   let copied = 0;
   while (copied < total) {
+    if (ctx.ended.aborted) throw new SftpStatusError(FX.FAILURE, 'session ended'); // a long copy must not outlive it
     const want = Math.min(buf.length, total - copied);
     const n = await readAt(src.fd, buf, 0, want, readOffset + copied);
     if (n === 0) break;

@@ -87,6 +87,7 @@ class Session implements SftpServerSession {
   private batch: Buffer[] = [];
   private batchBytes = 0;
   private flushScheduled = false;
+  private readonly ended = new AbortController();
 
   constructor(
     private readonly stream: Duplex,
@@ -111,6 +112,7 @@ class Session implements SftpServerSession {
         counters: this.counters,
         limits: { maxPacket, maxRead: maxPacket - PACKET_HEADROOM, maxWrite: maxPacket - PACKET_HEADROOM },
         log: this.log,
+        ended: this.ended.signal,
       };
     } catch (err) {
       this.log.error({ err }, 'cannot serve the sftp folder');
@@ -155,7 +157,7 @@ class Session implements SftpServerSession {
     if (this.inputEnded) {
       if (this.scheduler.pending === 0 && this.framer.next() === null) {
         if (this.framer.bufferedBytes > 0) this.log.debug('client ended inside a packet');
-        void this.finish();
+        this.finishSoon();
       }
       return;
     }
@@ -276,8 +278,17 @@ class Session implements SftpServerSession {
   private abort(): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.ended.abort();
     this.scheduler.dropQueued();
-    void this.finish();
+    this.finishSoon();
+  }
+
+  /** finish() in the background; a failure there is logged, never an unhandled rejection. */
+  private finishSoon(): void {
+    this.finish().catch((err: unknown) => {
+      this.log.warn({ err }, 'sftp session teardown failed');
+      this.resolveDone();
+    });
   }
 
   private async finish(): Promise<void> {

@@ -171,6 +171,42 @@ describe('sftp server: files', () => {
     await Promise.all([c.close(src), c.close(dst), c.close(rw)]);
   });
 
+  it('copy-data into the same file through two handles stops at the size it had (no self-feeding)', async () => {
+    const c = t.client;
+    writeFileSync(p('grow.bin'), Buffer.alloc(64 * 1024, 65));
+    const r = (await c.open('grow.bin', READ)).handle!;
+    const w = (await c.open('grow.bin', WRITE)).handle!;
+    const a = (await c.open('grow.bin', WRITE | APPEND)).handle!;
+    const copy = (wh: Buffer, wo: number) => c.extended('copy-data', (x) => x.string(r).u64(0).u64(2 ** 52).string(wh).u64(wo));
+    assert.equal((await copy(w, 1024)).code, FX.FAILURE, 'overlapping ranges of one file, two handles');
+    assert.equal((await copy(w, 64 * 1024)).code, FX.OK);
+    assert.equal(statSync(p('grow.bin')).size, 128 * 1024, 'copied what the file held when the copy began');
+    assert.equal((await copy(a, 128 * 1024)).code, FX.OK, 'an append handle: the range is still fixed up front');
+    assert.equal(statSync(p('grow.bin')).size, 256 * 1024);
+    await Promise.all([c.close(r), c.close(w), c.close(a)]);
+  });
+
+  it('a copy-data still running when the session ends stops, and every handle is closed', async () => {
+    const c = t.client;
+    writeFileSync(p('big.bin'), Buffer.alloc(64 * 1024 * 1024, 1));
+    try {
+      const src = (await c.open('big.bin', READ)).handle!;
+      const dst = (await c.open('big-copy.bin', WRITE | CREAT | TRUNC)).handle!;
+      void c.extended('copy-data', (x) => x.string(src).u64(0).u64(0).string(dst).u64(0)).catch(() => undefined);
+      await new Promise((res) => setTimeout(res, 20));
+      t.session.close();
+      await t.session.done;
+      assert.equal(t.session.openHandles, 0);
+      const copied = statSync(p('big-copy.bin')).size;
+      await new Promise((res) => setTimeout(res, 200));
+      assert.equal(statSync(p('big-copy.bin')).size, copied, 'nothing written after the session ended');
+      assert.ok(copied < 64 * 1024 * 1024, `stopped early (${copied} bytes copied)`);
+    } finally {
+      writeFileSync(p('big.bin'), '');
+      writeFileSync(p('big-copy.bin'), '');
+    }
+  });
+
   it('answers unknown requests and extensions with OP_UNSUPPORTED', async () => {
     assert.equal((await t.client.extended('no-such@example.com')).code, FX.OP_UNSUPPORTED);
     assert.equal((await t.client.request(99)).code, FX.OP_UNSUPPORTED);
