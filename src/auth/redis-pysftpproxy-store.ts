@@ -23,16 +23,23 @@ export class RedisPysftpproxyStore implements UserStore {
     const keyName = PUBKEY_PREFIX + key.data.toString('base64');
     let owner: string | null;
     let fields: Record<string, string>;
+    let results: Array<[Error | null, unknown]> | null;
     try {
       // One round trip: the route is fetched for the login name; it is only used if the key is theirs.
-      const results = await this.redis.multi().get(keyName).hgetall(USER_PREFIX + username).exec();
+      results = await this.redis.multi().get(keyName).hgetall(USER_PREFIX + username).exec();
       if (!results) throw new Error('transaction aborted');
-      for (const [err] of results) if (err) throw err;
-      owner = results[0]![1] as string | null;
-      fields = results[1]![1] as Record<string, string>;
     } catch (err) {
       throw new StoreUnavailableError(`redis: ${(err as Error).message}`);
     }
+    // A command's own error (WRONGTYPE: the key holds another type) is bad data, not an outage.
+    const [[ownerErr, ownerValue], [routeErr, routeValue]] = results as [[Error | null, unknown], [Error | null, unknown]];
+    for (const [err, name, want] of [[ownerErr, keyName, 'a string (the user name)'], [routeErr, USER_PREFIX + username, 'a hash']] as const) {
+      if (!err) continue;
+      this.log.warn({ user: username, key: name, problem: err.message }, 'bad data in redis');
+      return { ok: false, reason: `bad data in ${name}: expected ${want} (${err.message.split(' ')[0]})` };
+    }
+    owner = ownerValue as string | null;
+    fields = routeValue as Record<string, string>;
     if (owner === null) return { ok: false, reason: 'public key not registered' };
     if (!constantTimeEqual(owner, username)) return { ok: false, reason: 'public key belongs to another user' };
     if (Object.keys(fields).length === 0) return { ok: false, reason: `no route: ${USER_PREFIX}${username} is missing` };

@@ -72,7 +72,26 @@ function checkCombinations(c: Config): void {
       throw new ConfigError(`--${flag} ${file}: no such file; give the path of an existing file or leave the option unset`);
     }
   }
+  if (c.redisUrl) checkRedisUrl(c.redisUrl);
   if (c.publickeyPath && !c.privatekeyPath) {
     throw new ConfigError('--publickey-path is set without --privatekey-path: set both, or neither to use a generated host key');
   }
+}
+
+/** redis://[:password@]host[:port][/db] (or rediss://); the message never repeats a password. */
+function checkRedisUrl(raw: string): void {
+  const expected = 'expected redis://[:password@]host[:port][/db] or rediss://...';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`--redis-url (SFTPPROXY_REDIS_URL) is not a URL: ${expected}`);
+  }
+  if (url.password) url.password = '***';
+  const shown = url.toString();
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`--redis-url ${shown}: scheme ${url.protocol} is not valid: ${expected}`);
+  }
+  if (!url.hostname) throw new ConfigError(`--redis-url ${shown}: no host: ${expected}`);
+  if (!/^(\/(\d+)?)?$/.test(url.pathname)) throw new ConfigError(`--redis-url ${shown}: the database must be a number: ${expected}`);
 }

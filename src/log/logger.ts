@@ -12,7 +12,10 @@ function prettyLine(line: string): string {
   try {
     const { level, time, msg, pid: _p, hostname: _h, ...rest } = JSON.parse(line) as Record<string, unknown>;
     const names: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
-    const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    // Values come from clients too (user names): anything but a plain word is quoted and
+    // escaped, so a name holding a newline cannot forge a log line.
+    const fields = Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === 'string' && /^[^\s"\\\x00-\x1f\x7f]*$/.test(v) ? v : JSON.stringify(v)}`).join(' ');
     return `${new Date(time as number).toISOString()} ${names[level as number] ?? level} ${msg}${fields ? ' ' + fields : ''}\n`;
   } catch {
     return line;

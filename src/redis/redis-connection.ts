@@ -5,6 +5,9 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/options.js';
 
+/** How often a connected Redis is asked whether it still answers. */
+const HEALTH_CHECK_MS = 3000;
+
 export type RedisSettings = Pick<Config, 'redisUrl' | 'redisHost' | 'redisPort' | 'redisDb' | 'redisPassword'>;
 
 /** Where we connect, for logs: never includes the password. */
@@ -47,5 +50,17 @@ export function createRedis(s: RedisSettings, log: Logger, whileDown: string): R
   };
   client.on('error', down);
   client.on('close', () => { if (state === 'up') down(); });
+  // A Redis that hangs (stopped, swapping, overloaded) keeps its connection: commands time out
+  // but no event says so. A periodic PING notices, and notices it answering again.
+  const health = setInterval(() => {
+    if (client.status !== 'ready') return;
+    client.ping().then(() => {
+      if (state !== 'down') return;
+      log.info({ redis: address }, 'redis available again');
+      state = 'up';
+    }, (err: Error) => down(err));
+  }, HEALTH_CHECK_MS);
+  health.unref();
+  client.once('end', () => clearInterval(health));
   return client;
 }

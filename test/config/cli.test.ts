@@ -76,6 +76,16 @@ describe('pysftpproxy command line', () => {
     assert.match(line, /tofu, strict, off/);
   });
 
+  test('--redis-url that is not a redis URL: one line, and never the password', async () => {
+    for (const [url, wording] of [['127.0.0.1:6379', /is not a URL/], ['http://h:6379', /scheme http: is not valid/],
+      ['redis://:hunter2@h:6379/abc', /the database must be a number/]] as const) {
+      const line = await configError([], { SFTPPROXY_REDIS_URL: url });
+      assert.match(line, /--redis-url/);
+      assert.match(line, wording);
+      assert.doesNotMatch(line, /hunter2/);
+    }
+  });
+
   test('INI file with an unknown key', async () => {
     const file = join(tmp.path, 'unknown.ini');
     await writeFile(file, '[options]\nport = 2345\nredis_dbindex = 2\nsftp_port = 2346\nno_such_option = 1\n');

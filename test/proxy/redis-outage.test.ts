@@ -103,4 +103,20 @@ describe('proxy: redis outage', () => {
       await stack.stopProxy(proxy);
     }
   });
+
+  test('Redis hangs (SIGSTOP, connection kept): the outage is logged, and its return', async () => {
+    const proxy = stack.proxy;
+    const since = proxy.mark();
+    process.kill(stack.redis.pid, 'SIGSTOP');
+    try {
+      await expectRefusedFast(proxy);
+      await proxy.waitFor(isUnavailable, since, 10_000);
+    } finally {
+      process.kill(stack.redis.pid, 'SIGCONT');
+    }
+    await proxy.waitFor((l) => l.msg === 'redis available again', since, 10_000);
+    const r = await login(proxy);
+    assert.equal(r.ok, true, `login after Redis answered again: ${r.stderr}`);
+    assert.equal(proxy.logs(since).filter(isUnavailable).length, 1, 'the outage is logged once');
+  });
 });

@@ -103,6 +103,16 @@ describe('proxy refusals', () => {
     });
   }
 
+  test('a route stored as a string instead of a hash (WRONGTYPE): bad data, not an outage', async () => {
+    const u = await stack.addUser('wrongtype', { route: null });
+    await stack.db.set(`pysftpproxy:user:${u.name}`, 'remote=127.0.0.1');
+    const line = await expectRefusedSftp(u.name, u.key.privatePath);
+    assert.match(line.reason as string, new RegExp(`bad data in pysftpproxy:user:${u.name}: expected a hash \\(WRONGTYPE\\)`));
+    assert.ok(stack.proxy.logs().some((l) => l.msg === 'bad data in redis' && l.key === `pysftpproxy:user:${u.name}`));
+    assert.ok(!stack.proxy.logs().some((l) => /redis unavailable/.test(String(l.msg))), 'no outage was reported');
+    await assertStillServing('wrongtype');
+  });
+
   test('password login (ssh2 client, password only) is refused', async () => {
     const u = await stack.addUser('pw');
     const since = stack.proxy.mark();
