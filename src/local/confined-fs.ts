@@ -1,17 +1,18 @@
 // The file system as one local-mode user sees it: a folder on the host presented as "/", with
 // no way out. Every client-named path goes through two steps:
 //
-// 1. Plan (jail-resolve.ts): walk the path component by component with lstat, following only
-//    symlinks whose targets stay inside the jail, clamping client ".." at the top. The plan is a
-//    list of plain components, correct only as of when we looked.
-// 2. Act through verified descriptors: open the PARENT directory of the final component with
-//    O_PATH|O_DIRECTORY|O_NOFOLLOW, ask the kernel where that fd really is
-//    (readlink /proc/self/fd/N) and refuse unless it is the root or below root + "/". Then act on
-//    "/proc/self/fd/N/<name>": the magic link pins the verified directory, so a component swapped
-//    for a symlink after step 1 cannot redirect the operation, and the final name is never
-//    followed (O_NOFOLLOW, or calls that do not follow: lstat, unlink, rename, link, mkdir...).
-//    Objects we act on as a whole (stat, setstat, statvfs, opendir) are pinned the same way with
-//    an O_PATH|O_NOFOLLOW fd, verified, and used through their own /proc/self/fd path.
+// 1. Walk (jail-resolve.ts): component by component from directory descriptor to directory
+//    descriptor (O_PATH|O_NOFOLLOW through /proc/self/fd/N/<name>), following only symlinks whose
+//    targets stay inside the jail and clamping client ".." at the top. No host path is looked up
+//    on the way, so swapping a component for a symlink meanwhile cannot lead the walk outside,
+//    nor tell the client anything about what is outside. It ends with the final name and its
+//    parent directory pinned by a descriptor.
+// 2. Act on "/proc/self/fd/<parent>/<name>": the magic link lands on exactly the directory the
+//    walk pinned, and the final name is never followed (O_NOFOLLOW, or calls that do not follow:
+//    lstat, unlink, rename, link, mkdir...). Objects we act on as a whole (stat, setstat, statvfs,
+//    opendir) are pinned the same way with an O_PATH|O_NOFOLLOW fd and used through their own
+//    /proc/self/fd path. Every descriptor opened for the client is also checked to lie inside
+//    (readlink /proc/self/fd/N), a second line of defence.
 //
 // So a race can at worst make an operation fail or land on another object inside the jail.
 // Host paths never leave this module: callers get jail paths ("/a/b") or fds.
@@ -19,7 +20,7 @@ import type { Dir, Stats, StatsFs } from 'node:fs';
 import { link, lstat, mkdir, opendir, readlink, rename, rmdir, statfs, symlink, unlink } from 'node:fs/promises';
 import { errnoError } from '../sftp/status.js';
 import { applyAttrs, type AttrChanges } from './apply-attrs.js';
-import { Jail, JailError, linkTargetForClient, resolveInJail } from './jail-resolve.js';
+import { Jail, JailError, linkTargetForClient, releaseResolved, resolveInJail, type Resolved } from './jail-resolve.js';
 import {
   O_CREAT,
   O_DIRECTORY,
@@ -56,8 +57,27 @@ export class ConfinedFs {
     this.jail = new Jail(root);
   }
 
-  private resolve(path: string, followFinal: boolean): Promise<string[]> {
-    return resolveInJail(this.jail, path, followFinal);
+  /** Let go of the folder (at session end). */
+  close(): void {
+    this.jail.close();
+  }
+
+  /** Resolve `path` and run fn on the result, releasing its descriptors afterwards. */
+  private async at<T>(path: string, followFinal: boolean, fn: (r: Resolved) => Promise<T>): Promise<T> {
+    const r = await resolveInJail(this.jail, path, followFinal);
+    try {
+      return await fn(r);
+    } finally {
+      releaseResolved(r);
+    }
+  }
+
+  /** Like at(), for operations on a name in its directory (the root itself is `rootError`). */
+  private atEntry<T>(path: string, rootError: () => Error, fn: (entry: string, r: Resolved) => Promise<T>): Promise<T> {
+    return this.at(path, false, (r) => {
+      if (r.name === null) throw rootError();
+      return fn(entryOf(r), r);
+    });
   }
 
   /** Throws JailError unless `fd` (already open) lives inside the jail. */
@@ -79,26 +99,19 @@ export class ConfinedFs {
     return fd;
   }
 
-  /** Run fn with "/proc/self/fd/<verified parent>/<final name>"; comps must be non-empty. */
-  private async inParent<T>(comps: readonly string[], fn: (entry: string) => Promise<T>): Promise<T> {
-    const parent = this.jail.hostPath(comps.slice(0, -1));
-    const dfd = await this.openVerified(parent, O_PATH | O_DIRECTORY | O_NOFOLLOW);
-    try {
-      return await fn(`${fdRef(dfd)}/${comps[comps.length - 1]}`);
-    } finally {
-      await closeFd(dfd);
-    }
+  /** The folder itself, through its held descriptor: /proc/self/fd/N is a link to follow here. */
+  private openRoot(flags: number, mode?: number): Promise<number> {
+    return this.openVerified(fdRef(this.jail.rootFd), flags, mode);
   }
 
   /** A verified O_PATH fd for the object itself (never a symlink's target). Caller closes it. */
-  private pinObject(comps: readonly string[], extraFlags = 0): Promise<number> {
-    const flags = O_PATH | O_NOFOLLOW | extraFlags;
-    if (comps.length === 0) return this.openVerified(this.jail.root, flags | O_DIRECTORY);
-    return this.inParent(comps, (entry) => this.openVerified(entry, flags));
+  private pinObject(r: Resolved, extraFlags = 0): Promise<number> {
+    if (r.name === null) return this.openRoot(O_PATH | O_DIRECTORY | extraFlags);
+    return this.openVerified(entryOf(r), O_PATH | O_NOFOLLOW | extraFlags);
   }
 
-  private async withObject<T>(comps: readonly string[], fn: (fd: number) => Promise<T>): Promise<T> {
-    const fd = await this.pinObject(comps);
+  private async withObject<T>(r: Resolved, fn: (fd: number) => Promise<T>): Promise<T> {
+    const fd = await this.pinObject(r);
     try {
       return await fn(fd);
     } finally {
@@ -107,35 +120,33 @@ export class ConfinedFs {
   }
 
   /** Canonical jail path; the final component may not exist yet (like OpenSSH's realpath). */
-  async realpath(path: string): Promise<string> {
-    return `/${(await this.resolve(path, true)).join('/')}`;
+  realpath(path: string): Promise<string> {
+    return this.at(path, true, async (r) => `/${r.comps.join('/')}`);
   }
 
-  async stat(path: string, followFinal: boolean): Promise<Stats> {
-    const comps = await this.resolve(path, followFinal);
-    return this.withObject(comps, (fd) => fstatFd(fd));
+  stat(path: string, followFinal: boolean): Promise<Stats> {
+    return this.at(path, followFinal, (r) => this.withObject(r, (fd) => fstatFd(fd)));
   }
 
   /** open(2) with the client's flags; the fd is verified to be inside the jail. */
-  async open(path: string, flags: number, mode: number): Promise<number> {
+  open(path: string, flags: number, mode: number): Promise<number> {
     // O_CREAT|O_EXCL must not follow a final symlink (POSIX), everything else does.
     const exclusive = (flags & O_CREAT) !== 0 && (flags & O_EXCL) !== 0;
-    const comps = await this.resolve(path, !exclusive);
     // O_NONBLOCK: a FIFO in the folder must not hang a threadpool thread (no effect on files).
     const f = flags | O_NOFOLLOW | O_NONBLOCK;
-    if (comps.length === 0) return this.openVerified(this.jail.root, f, mode);
-    return this.inParent(comps, (entry) => this.openVerified(entry, f, mode));
+    return this.at(path, !exclusive, (r) => (r.name === null ? this.openRoot(f & ~O_NOFOLLOW, mode) : this.openVerified(entryOf(r), f, mode)));
   }
 
-  async opendir(path: string): Promise<OpenDir> {
-    const comps = await this.resolve(path, true);
-    const dirFd = await this.pinObject(comps, O_DIRECTORY);
-    try {
-      return { dir: await opendir(fdRef(dirFd), { bufferSize: 128 }), dirFd };
-    } catch (err) {
-      await closeFd(dirFd);
-      throw err;
-    }
+  opendir(path: string): Promise<OpenDir> {
+    return this.at(path, true, async (r) => {
+      const dirFd = await this.pinObject(r, O_DIRECTORY);
+      try {
+        return { dir: await opendir(fdRef(dirFd), { bufferSize: 128 }), dirFd };
+      } catch (err) {
+        await closeFd(dirFd);
+        throw err;
+      }
+    });
   }
 
   /** lstat of one entry of a directory opened with opendir(). */
@@ -152,40 +163,31 @@ export class ConfinedFs {
   }
 
   /** SETSTAT (followFinal) or lsetstat@openssh.com. */
-  async setstat(path: string, attrs: AttrChanges, followFinal: boolean): Promise<void> {
-    const comps = await this.resolve(path, followFinal);
-    await this.withObject(comps, async (fd) => {
+  setstat(path: string, attrs: AttrChanges, followFinal: boolean): Promise<void> {
+    return this.at(path, followFinal, (r) => this.withObject(r, async (fd) => {
       const st = await fstatFd(fd);
       // Resolution followed every link, so a link here means it was swapped in meanwhile.
       if (followFinal && st.isSymbolicLink()) throw errnoError('ELOOP', 'Too many levels of symbolic links');
       await applyAttrs(fdRef(fd), st, attrs);
-    });
+    }));
   }
 
-  async mkdir(path: string, mode: number): Promise<void> {
-    const comps = await this.resolve(path, false);
-    if (comps.length === 0) throw errnoError('EEXIST', 'File exists');
-    await this.inParent(comps, (entry) => mkdir(entry, mode));
+  mkdir(path: string, mode: number): Promise<void> {
+    return this.atEntry(path, () => errnoError('EEXIST', 'File exists'), (entry) => mkdir(entry, mode));
   }
 
-  async rmdir(path: string): Promise<void> {
-    const comps = await this.resolve(path, false);
-    if (comps.length === 0) throw errnoError('EBUSY', 'Device or resource busy');
-    await this.inParent(comps, (entry) => rmdir(entry));
+  rmdir(path: string): Promise<void> {
+    return this.atEntry(path, () => errnoError('EBUSY', 'Device or resource busy'), (entry) => rmdir(entry));
   }
 
-  async remove(path: string): Promise<void> {
-    const comps = await this.resolve(path, false);
-    if (comps.length === 0) throw errnoError('EISDIR', 'Is a directory');
-    await this.inParent(comps, (entry) => unlink(entry));
+  remove(path: string): Promise<void> {
+    return this.atEntry(path, () => errnoError('EISDIR', 'Is a directory'), (entry) => unlink(entry));
   }
 
   /** Two verified entries at once (rename, link). Neither may be the root. */
-  private async inTwoParents(a: string, b: string, fn: (ea: string, eb: string) => Promise<void>): Promise<void> {
-    const ca = await this.resolve(a, false);
-    const cb = await this.resolve(b, false);
-    if (ca.length === 0 || cb.length === 0) throw errnoError('EBUSY', 'Device or resource busy');
-    await this.inParent(ca, (ea) => this.inParent(cb, (eb) => fn(ea, eb)));
+  private inTwoParents(a: string, b: string, fn: (ea: string, eb: string) => Promise<void>): Promise<void> {
+    const busy = () => errnoError('EBUSY', 'Device or resource busy');
+    return this.atEntry(a, busy, (ea) => this.atEntry(b, busy, (eb) => fn(ea, eb)));
   }
 
   /** SSH_FXP_RENAME: fails if the target exists (OpenSSH's link+unlink for regular files). */
@@ -204,27 +206,28 @@ export class ConfinedFs {
   }
 
   /** The target is stored as given; following it later goes through resolveInJail like any path. */
-  async symlink(target: string, linkPath: string): Promise<void> {
-    if (target.includes('\0')) throw errnoError('EINVAL', 'Invalid argument');
-    const comps = await this.resolve(linkPath, false);
-    if (comps.length === 0) throw errnoError('EEXIST', 'File exists');
-    await this.inParent(comps, (entry) => symlink(target, entry));
+  symlink(target: string, linkPath: string): Promise<void> {
+    if (target.includes('\0')) return Promise.reject(errnoError('EINVAL', 'Invalid argument'));
+    return this.atEntry(linkPath, () => errnoError('EEXIST', 'File exists'), (entry) => symlink(target, entry));
   }
 
   /** Link target as the client may see it: in-jail absolute targets as jail paths; escapes refused. */
-  async readlink(path: string): Promise<string> {
-    const comps = await this.resolve(path, false);
-    if (comps.length === 0) throw errnoError('EINVAL', 'Invalid argument');
-    const target = await this.inParent(comps, (entry) => readlink(entry));
-    const shown = linkTargetForClient(this.jail, comps.length - 1, target);
-    if (shown === null) throw new JailError();
-    return shown;
+  readlink(path: string): Promise<string> {
+    return this.atEntry(path, () => errnoError('EINVAL', 'Invalid argument'), async (entry, r) => {
+      const shown = linkTargetForClient(this.jail, r.comps.length - 1, await readlink(entry));
+      if (shown === null) throw new JailError();
+      return shown;
+    });
   }
 
-  async statfs(path: string): Promise<StatsFs> {
-    const comps = await this.resolve(path, true);
-    return this.withObject(comps, (fd) => statfs(fdRef(fd)));
+  statfs(path: string): Promise<StatsFs> {
+    return this.at(path, true, (r) => this.withObject(r, (fd) => statfs(fdRef(fd))));
   }
+}
+
+/** The final name of `r` through its pinned parent directory. */
+function entryOf(r: Resolved): string {
+  return `${fdRef(r.parentFd)}/${r.name!}`;
 }
 
 async function renameNoReplace(from: string, to: string): Promise<void> {

@@ -6,12 +6,16 @@
 // - Symlinks are followed by reading their target and resolving it here. A relative target whose
 //   ".." climbs above the jail, or an absolute target that is not inside the jail's host path,
 //   is refused with JailError (-> PERMISSION_DENIED); the link is never followed outside.
-// - The result is a list of plain components (no symlinks, no dots) as of the moment we looked.
-//   It is only a plan: the caller opens it through verified descriptors (confined-fs.ts), which
-//   is what actually defeats anyone swapping a component for a symlink after we looked.
-import { realpathSync, statSync } from 'node:fs';
+// - The walk goes from directory descriptor to directory descriptor: each component is looked
+//   up as "/proc/self/fd/<its directory>/<name>" and each directory opened O_PATH|O_NOFOLLOW
+//   from there, so no lookup ever passes through a host path that someone could swap for a
+//   symlink meanwhile. What the walk learns (what exists, where links point) is therefore always
+//   about the jail, never about the host around it, and the caller acts on the final name
+//   through the pinned parent directory it returns.
+import { closeSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { errnoError } from '../sftp/status.js';
+import { O_DIRECTORY, O_NOFOLLOW, O_PATH, fdRef, openFd } from './proc-fd.js';
 
 /** The path would leave the jail. Carries an errno-like code so status mapping stays in one place. */
 export class JailError extends Error {
@@ -33,15 +37,26 @@ export class Jail {
   /** Canonical host path of the served folder (resolved once; the admin's own links are trusted). */
   readonly root: string;
   private readonly prefix: string;
+  private fd: number | null;
 
   constructor(root: string) {
     this.root = realpathSync(root);
     if (!statSync(this.root).isDirectory()) throw new Error(`not a directory: ${root}`);
     this.prefix = this.root === '/' ? '/' : `${this.root}/`;
+    this.fd = openSync(this.root, O_PATH | O_DIRECTORY | O_NOFOLLOW);
   }
 
-  hostPath(comps: readonly string[]): string {
-    return comps.length === 0 ? this.root : this.prefix + comps.join('/');
+  /** O_PATH descriptor of the folder, held while the jail is in use: every walk starts here. */
+  get rootFd(): number {
+    // After close() the number may already belong to another session's file: never use it.
+    if (this.fd === null) throw errnoError('EBADF', 'Bad file descriptor');
+    return this.fd;
+  }
+
+  /** Let go of the folder's descriptor; the jail is unusable afterwards. */
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 
   /** Is this host path the root or below it? (The trailing "/" rules out "root-evil" siblings.) */
@@ -56,6 +71,23 @@ export class Jail {
   }
 }
 
+/** Where a client path leads: its components, and the final one pinned by its parent directory. */
+export interface Resolved {
+  /** Plain components below the root (no links, no dots), as the walk found them. */
+  readonly comps: readonly string[];
+  /** O_PATH descriptor of the directory holding `name` (the jail's rootFd for top-level names). */
+  readonly parentFd: number;
+  /** The final component, or null when the path is the root itself. */
+  readonly name: string | null;
+  /** parentFd was opened for this result (it is not the jail's rootFd). */
+  readonly ownsParent: boolean;
+}
+
+/** Close what a Resolved holds (O_PATH descriptors: closing never blocks on a disk). */
+export function releaseResolved(r: Resolved): void {
+  if (r.ownsParent) closeSync(r.parentFd);
+}
+
 function parts(p: string): string[] {
   return p.split('/').filter((c) => c !== '' && c !== '.');
 }
@@ -68,53 +100,86 @@ function pushPath(stack: Pending[], p: string, fromLink: boolean): void {
 }
 
 /**
- * Resolve a client path to jail components. The final component may be missing (for create,
+ * Resolve a client path inside the jail. The final component may be missing (for create,
  * mkdir, rename targets); a missing or non-directory intermediate component is an error.
- * With followFinal=false a final symlink is returned as itself (lstat semantics).
+ * With followFinal=false a final symlink is returned as itself (lstat semantics). The caller
+ * must releaseResolved() the result.
  */
-export async function resolveInJail(jail: Jail, clientPath: string, followFinal: boolean): Promise<string[]> {
+export async function resolveInJail(jail: Jail, clientPath: string, followFinal: boolean): Promise<Resolved> {
   if (clientPath.includes('\0')) throw errnoError('ENOENT', 'No such file');
   if (clientPath.length > MAX_PATH) throw errnoError('ENAMETOOLONG', 'File name too long');
   const stack: Pending[] = [];
   pushPath(stack, clientPath, false);
-  let comps: string[] = [];
+  const comps: string[] = [];
+  /** dirFds[i] pins comps[i] when that component was entered as a directory. */
+  const dirFds: number[] = [];
+  const current = (): number => (dirFds.length > 0 ? dirFds[dirFds.length - 1]! : jail.rootFd);
+  const up = (): void => {
+    if (dirFds.length === comps.length) closeSync(dirFds.pop()!);
+    comps.pop();
+  };
   let links = 0;
-  while (stack.length > 0) {
-    const [name, fromLink] = stack.pop()!;
-    if (name === '..') {
-      if (comps.length > 0) comps.pop();
-      else if (fromLink) throw new JailError();
-      continue;
+  const follow = async (entry: string): Promise<void> => {
+    if (++links > MAX_LINKS) throw errnoError('ELOOP', 'Too many levels of symbolic links');
+    const target = await readlink(entry);
+    if (target.startsWith('/')) {
+      const rel = jail.relative(target);
+      if (rel === null) throw new JailError();
+      while (comps.length > 0) up();
+      pushPath(stack, rel, true);
+    } else {
+      pushPath(stack, target, true);
     }
-    const last = stack.length === 0;
-    const host = jail.hostPath([...comps, name]);
-    let st;
-    try {
-      st = await lstat(host);
-    } catch (err) {
-      if (last && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        comps.push(name);
-        break;
+  };
+  try {
+    while (stack.length > 0) {
+      const [name, fromLink] = stack.pop()!;
+      if (name === '..') {
+        if (comps.length > 0) up();
+        else if (fromLink) throw new JailError();
+        continue;
       }
-      throw err;
-    }
-    if (st.isSymbolicLink() && (!last || followFinal)) {
-      if (++links > MAX_LINKS) throw errnoError('ELOOP', 'Too many levels of symbolic links');
-      const target = await readlink(host);
-      if (target.startsWith('/')) {
-        const rel = jail.relative(target);
-        if (rel === null) throw new JailError();
-        comps = [];
-        pushPath(stack, rel, true);
-      } else {
-        pushPath(stack, target, true);
+      const last = stack.length === 0;
+      const entry = `${fdRef(current())}/${name}`;
+      if (!last) {
+        // The common case in one call: a directory, entered without following a link.
+        try {
+          dirFds.push(await openFd(entry, O_PATH | O_DIRECTORY | O_NOFOLLOW));
+          comps.push(name);
+          continue;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTDIR' && code !== 'ELOOP') throw err;
+        }
+        const st = await lstat(entry);
+        if (st.isSymbolicLink()) await follow(entry);
+        else if (st.isDirectory() && ++links <= MAX_LINKS) stack.push([name, fromLink]); // swapped back meanwhile: again
+        else throw errnoError('ENOTDIR', 'Not a directory');
+        continue;
       }
-      continue;
+      if (followFinal) {
+        let st: Stats | undefined;
+        try {
+          st = await lstat(entry);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+        if (st?.isSymbolicLink()) {
+          await follow(entry);
+          continue;
+        }
+      }
+      comps.push(name);
     }
-    if (!last && !st.isDirectory()) throw errnoError('ENOTDIR', 'Not a directory');
-    comps.push(name);
+    // The final component was entered as a directory (the path ended in ".."): its parent pins it.
+    if (comps.length > 0 && dirFds.length === comps.length) closeSync(dirFds.pop()!);
+    const own = dirFds.pop();
+    for (const fd of dirFds.splice(0)) closeSync(fd);
+    return { comps, parentFd: own ?? jail.rootFd, ownsParent: own !== undefined, name: comps.length > 0 ? comps[comps.length - 1]! : null };
+  } catch (err) {
+    for (const fd of dirFds) closeSync(fd);
+    throw err;
   }
-  return comps;
 }
 
 /**

@@ -299,6 +299,7 @@ class Session implements SftpServerSession {
       for (const h of this.ctx.handles.drain()) {
         await releaseHandle(this.ctx, h).catch((err: unknown) => this.log.warn({ err }, 'closing sftp handle failed'));
       }
+      this.ctx.fs.close();
     }
     this.flush();
     if (this.stream.writable) {

@@ -1,10 +1,10 @@
-// Unit tests of path planning inside the jail (resolveInJail) and of fd verification.
+// Unit tests of path resolution inside the jail (resolveInJail), fd verification, and the walk's descriptors.
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfinedFs } from '../../src/local/confined-fs.js';
-import { Jail, JailError, linkTargetForClient, resolveInJail } from '../../src/local/jail-resolve.js';
+import { Jail, JailError, linkTargetForClient, releaseResolved, resolveInJail } from '../../src/local/jail-resolve.js';
 import { tempDir } from '../sftp/harness.js';
 
 describe('resolveInJail', () => {
@@ -29,8 +29,13 @@ describe('resolveInJail', () => {
   });
   after(() => tmp.cleanup());
 
-  const ok = async (p: string, want: string[], follow = true) =>
-    assert.deepEqual(await resolveInJail(jail, p, follow), want, p);
+  const ok = async (p: string, want: string[], follow = true) => {
+    const r = await resolveInJail(jail, p, follow);
+    releaseResolved(r);
+    assert.deepEqual(r.comps, want, p);
+    assert.equal(r.name, want.length > 0 ? want[want.length - 1] : null, p);
+    assert.equal(r.ownsParent, want.length > 1, `${p}: the parent is pinned by its own descriptor below the top`);
+  };
   const escapes = (p: string, follow = true) => assert.rejects(resolveInJail(jail, p, follow), JailError, p);
   const fails = (p: string, code: string) => assert.rejects(resolveInJail(jail, p, true), { code }, p);
 
@@ -113,5 +118,41 @@ describe('ConfinedFs.verifyFd', () => {
         closeSync(fd);
       }
     }
+  });
+});
+
+describe('descriptors held by the walk', () => {
+  const tmp = tempDir('jail-fds-');
+  after(() => tmp.cleanup());
+
+  it('are all closed again, whatever the path leads to (found, missing, escaping, looping)', async () => {
+    const root = join(tmp.path, 'root');
+    mkdirSync(join(root, 'a/b/c'), { recursive: true });
+    writeFileSync(join(root, 'a/b/f'), 'x');
+    symlinkSync('/etc', join(root, 'out'));
+    symlinkSync('../b', join(root, 'a/b/up'));
+    symlinkSync('l2', join(root, 'l1'));
+    symlinkSync('l1', join(root, 'l2'));
+    const cfs = new ConfinedFs(root);
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    const paths = ['a/b/f', 'a/b/up/up/f', 'out/passwd', 'a/b/c/../../b/f', 'missing/x', 'a/b/f/x', 'l1', 'a/b/c/..', '..', '/', 'a/b/nope'];
+    const quiet = () => undefined;
+    for (let i = 0; i < 20; i++) {
+      for (const p of paths) {
+        await cfs.stat(p, true).catch(quiet);
+        await cfs.stat(p, false).catch(quiet);
+        await cfs.realpath(p).catch(quiet);
+        await cfs.open(p, 0, 0).then(closeSync, quiet);
+        await cfs.readlink(p).catch(quiet);
+        await cfs.mkdir(`${p}-d`, 0o755).catch(quiet);
+        await cfs.rmdir(`${p}-d`).catch(quiet);
+        await cfs.opendir(p).then((d) => cfs.closeDir(d), quiet);
+      }
+    }
+    assert.equal(open(), before);
+    cfs.close();
+    assert.equal(open(), before - 1, 'close() lets go of the folder\'s own descriptor');
+    await assert.rejects(cfs.stat('a', true), { code: 'EBADF' }, 'a closed jail refuses to walk');
   });
 });

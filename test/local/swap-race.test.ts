@@ -52,6 +52,8 @@ function build(base: string): string {
 interface Outcome {
   leaks: string[];
   attempts: number;
+  /** Operations refused because the walk met the swapped-in link to outside: the race happened. */
+  refused: number;
   cfs: ConfinedFs;
 }
 
@@ -61,8 +63,9 @@ async function hammer(root: string, ms: number, disableVerification: boolean): P
   if (disableVerification) cfs.verifyFd = () => undefined;
   const leaks: string[] = [];
   let attempts = 0;
+  let refused = 0;
   const deadline = Date.now() + ms;
-  const ignore = () => undefined;
+  const ignore = (err: { code?: string }) => { if (err.code === 'EJAIL') refused++; };
   const loop = async (n: number) => {
     while (Date.now() < deadline && leaks.length === 0) {
       attempts++;
@@ -71,8 +74,8 @@ async function hammer(root: string, ms: number, disableVerification: boolean): P
         const buf = Buffer.alloc(64);
         const got = await readAt(fd, buf, 0, 64, 0).finally(() => closeFd(fd));
         if (buf.subarray(0, got).toString() === SECRET) leaks.push('read');
-      } catch {
-        /* refused or missing: fine */
+      } catch (err) {
+        ignore(err as { code?: string }); // refused or missing: fine
       }
       await cfs.open(`sw/d/new${n}.txt`, constants.O_WRONLY | constants.O_CREAT, 0o644).then(closeFd, ignore);
       await cfs.setstat('sw/d/f.txt', { atime: 5, mtime: 5 }, true).catch(ignore);
@@ -83,7 +86,7 @@ async function hammer(root: string, ms: number, disableVerification: boolean): P
     }
   };
   await Promise.all([0, 1, 2, 3].map(loop));
-  return { leaks, attempts, cfs };
+  return { leaks, attempts, refused, cfs };
 }
 
 async function race(ms: number, disableVerification: boolean) {
@@ -114,12 +117,57 @@ describe('swapping a component for a symlink during use', () => {
     assert.deepEqual(r.leaks, []);
     assert.equal(r.outsideChanged, false);
     assert.ok(r.attempts > 100, `only ${r.attempts} rounds`);
-    // The planning step was fooled and the fd check caught it (so the check is exercised).
-    assert.ok(r.cfs.swapsDetected > 0, 'the race never happened; test proves nothing');
+    assert.ok(r.refused > 0, 'the walk never met the swapped-in link: the race never happened, the test proves nothing');
   });
 
-  it('control: without fd verification the same race does escape', async () => {
-    const r = await race(4000, true);
-    assert.ok(r.leaks.length > 0 || r.outsideChanged, `no escape in ${r.attempts} rounds`);
+  it('the walk alone is race-free: without the descriptor check it still never escapes', async () => {
+    // The walk goes from pinned directory to pinned directory; the check of each opened
+    // descriptor is a second line of defence, not what keeps a swap out.
+    const r = await race(1500, true);
+    assert.deepEqual(r.leaks, []);
+    assert.equal(r.outsideChanged, false);
+    assert.ok(r.refused > 0, 'the race never happened');
+  });
+
+  it('realpath during a client-made swap tells nothing about outside the folder', async () => {
+    // What a client can set up through the server: a directory "sw" and a link "lnk" -> "..",
+    // swapped in a loop while realpath walks "sw/..." (the swap makes the folder's parent,
+    // with its secret link and its directories, appear under "sw" for a walk by host path).
+    const tmp = tempDir('swap-realpath-');
+    try {
+      const root = join(tmp.path, 'root');
+      mkdirSync(root);
+      mkdirSync(join(tmp.path, 'outside', 'hidden-dir'), { recursive: true });
+      symlinkSync('TOPSECRET-TARGET-NAME', join(tmp.path, 'outside', 'L'));
+      const cfs = new ConfinedFs(root);
+      await cfs.mkdir('sw', 0o755);
+      await cfs.symlink('..', 'lnk');
+      // A client can run this loop through the server (posix-rename); a thread does it faster.
+      const worker = new Worker(SWAPPER, { eval: true, workerData: { root } });
+      const outcomes = new Map<string, Set<string>>();
+      const deadline = Date.now() + 1500;
+      let refused = 0;
+      while (Date.now() < deadline) {
+        for (const p of ['sw/outside/L', 'sw/outside/hidden-dir/x', 'sw/outside/nope/x']) {
+          const got = await cfs.realpath(p).then((r) => r, (e: NodeJS.ErrnoException) => `!${e.code}`);
+          if (got === '!EJAIL') refused++;
+          if (!outcomes.has(p)) outcomes.set(p, new Set());
+          outcomes.get(p)!.add(got);
+        }
+      }
+      const stopped = new Promise((res) => worker.once('message', res));
+      worker.postMessage('stop');
+      await stopped;
+      await worker.terminate();
+      const all = [...outcomes.values()].flatMap((v) => [...v]);
+      assert.ok(!all.some((o) => o.includes('TOPSECRET')), `an outside link target was revealed: ${all.join(', ')}`);
+      // Existing and missing outside paths must look the same (no existence oracle).
+      const norm = (p: string) => [...outcomes.get(p)!].map((o) => o.replace(/hidden-dir|nope/, 'X')).sort();
+      assert.deepEqual(norm('sw/outside/hidden-dir/x'), norm('sw/outside/nope/x'));
+      assert.ok(refused > 0, 'the race never happened');
+      cfs.close();
+    } finally {
+      tmp.cleanup();
+    }
   });
 });
