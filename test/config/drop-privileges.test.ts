@@ -2,10 +2,8 @@
 // only that user's group: no uid 0, no gid 0, none of root's supplementary groups.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { generateKey, makeTempDir, startProxy, type ProxyHandle, type TempDir } from '../harness/index.js';
+import { localUserSetup, makeTempDir, startProxy, type LocalUserSetup, type ProxyHandle, type TempDir } from '../harness/index.js';
 
 function ids(pid: number): { uid: string; gid: string; groups: string } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -17,21 +15,17 @@ const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.spli
 
 describe('--userid / --groupid', () => {
   let tmp: TempDir;
-  let usersFile: string;
+  let setup: LocalUserSetup;
   const running: ProxyHandle[] = [];
 
   before(async () => {
     tmp = await makeTempDir('pysftpproxy-drop-');
-    const key = await generateKey(tmp.path, 'ed25519', 'dora');
-    await mkdir(join(tmp.path, 'files', 'dora'), { recursive: true });
-    usersFile = join(tmp.path, 'users.json');
-    await writeFile(usersFile, JSON.stringify({ users: { dora: { keys: [key.publicLine], folder: 'dora' } } }));
+    setup = await localUserSetup(tmp.path);
   });
   after(async () => { for (const p of running) await p.stop(); await tmp?.cleanup(); });
 
   const start = async (extra: string[]): Promise<ProxyHandle> => {
-    const p = await startProxy({ args: ['--mode', 'local', '--store', `file:${usersFile}`, '--sftp-path', join(tmp.path, 'files'),
-      '--port', '0', '--listen', '127.0.0.1', '--data-dir', join(tmp.path, 'data'), ...extra] });
+    const p = await startProxy({ args: [...setup.args, ...extra] });
     running.push(p);
     return p;
   };

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { generateKey, makeTempDir, PROXY_BIN, proxyEnv, stopChild, trackChild, type TempDir } from '../harness/index.js';
+import { localUserSetup, makeTempDir, PROXY_BIN, proxyEnv, stopChild, trackChild, type LocalUserSetup, type TempDir } from '../harness/index.js';
 
 async function until<T>(what: string, probe: () => T | undefined, ms = 15_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -26,14 +26,11 @@ const lines = (file: string): Array<Record<string, unknown>> => (existsSync(file
 
 describe('--logfile and --pidfile', () => {
   let tmp: TempDir;
-  let usersFile: string;
+  let setup: LocalUserSetup;
 
   before(async () => {
     tmp = await makeTempDir('pysftpproxy-logfile-');
-    const key = await generateKey(tmp.path, 'ed25519', 'dora');
-    await mkdir(join(tmp.path, 'files', 'dora'), { recursive: true });
-    usersFile = join(tmp.path, 'users.json');
-    await writeFile(usersFile, JSON.stringify({ users: { dora: { keys: [key.publicLine], folder: 'dora' } } }));
+    setup = await localUserSetup(tmp.path);
   });
   after(() => tmp?.cleanup());
 
@@ -43,9 +40,8 @@ describe('--logfile and --pidfile', () => {
       await mkdir(dir);
       const logfile = join(dir, 'sftp.log');
       const pidfile = join(dir, 'sftp.pid');
-      const child = spawn(process.execPath, [PROXY_BIN, '--mode', 'local', '--store', `file:${usersFile}`,
-        '--sftp-path', join(tmp.path, 'files'), '--port', '0', '--listen', '127.0.0.1', '--data-dir', join(tmp.path, 'data'),
-        '--workers', String(workers), '--logfile', logfile, '--pidfile', pidfile], { env: proxyEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [PROXY_BIN, ...setup.args, '--workers', String(workers), '--logfile', logfile,
+        '--pidfile', pidfile], { env: proxyEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
       trackChild(child, 'proxy-logfile');
       let out = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));

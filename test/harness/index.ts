@@ -9,3 +9,4 @@ export * from './redis-server.js';
 export * from './sshd.js';
 export * from './sftp-cli.js';
 export * from './proxy-process.js';
+export * from './local-users.js';

@@ -1,40 +1,25 @@
 // --ciphers / SFTPPROXY_CIPHERS: what the SSH server offers is what a real OpenSSH client can
 // negotiate; a cipher left out is refused at the handshake; a bad name stops the start.
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  generateKey, makeTempDir, runCli, runSftp, startProxy, writeKnownHosts,
-  type GeneratedKey, type ProxyHandle, type TempDir,
-} from '../harness/index.js';
+import { localUserSetup, makeTempDir, productKnownHosts, runCli, runSftp, startProxy, type LocalUserSetup, type ProxyHandle, type TempDir } from '../harness/index.js';
 
 describe('--ciphers', () => {
   let tmp: TempDir;
-  let key: GeneratedKey;
+  let setup: LocalUserSetup;
   let server: ProxyHandle;
   let knownHosts: string;
 
   before(async () => {
     tmp = await makeTempDir('pysftpproxy-ciphers-');
-    key = await generateKey(tmp.path, 'ed25519', 'dora');
-    const files = join(tmp.path, 'files');
-    await mkdir(join(files, 'dora'), { recursive: true });
-    const usersFile = join(tmp.path, 'users.json');
-    await writeFile(usersFile, JSON.stringify({ users: { dora: { keys: [key.publicLine], folder: 'dora' } } }));
-    const dataDir = join(tmp.path, 'data');
-    server = await startProxy({
-      args: ['--mode', 'local', '--store', `file:${usersFile}`, '--sftp-path', files, '--port', '0', '--listen', '127.0.0.1',
-        '--data-dir', dataDir],
-      env: { SFTPPROXY_CIPHERS: 'aes256-gcm@openssh.com, aes128-ctr' },
-    });
-    const hostLine = (await readFile(join(dataDir, 'ssh_host_ed25519_key.pub'), 'utf8')).trim();
-    knownHosts = await writeKnownHosts(join(tmp.path, 'known_hosts'), hostLine, server.port);
+    setup = await localUserSetup(tmp.path);
+    server = await startProxy({ args: setup.args, env: { SFTPPROXY_CIPHERS: 'aes256-gcm@openssh.com, aes128-ctr' } });
+    knownHosts = await productKnownHosts(tmp.path, setup.dataDir, server.port);
   });
   after(async () => { await server?.stop(); await tmp?.cleanup(); });
 
   const sftp = (extraArgs: string[]) =>
-    runSftp({ port: server.port, user: 'dora', keyPath: key.privatePath, knownHostsPath: knownHosts, batch: ['pwd'], extraArgs });
+    runSftp({ port: server.port, user: setup.name, keyPath: setup.key.privatePath, knownHostsPath: knownHosts, batch: ['pwd'], extraArgs });
   const negotiated = (stderr: string) => /kex: server->client cipher: (\S+)/.exec(stderr)?.[1];
 
   test('client defaults (chacha20 first) get the first offered cipher the client also has', async () => {

@@ -3,12 +3,11 @@
 // rewritten (as an attacker's client would send it) against the real proxy in local mode.
 import assert from 'node:assert/strict';
 import { sign, createPrivateKey } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import ssh2 from 'ssh2';
-import { generateKey, makeTempDir, startProxy, type GeneratedKey, type ProxyHandle, type TempDir } from '../harness/index.js';
+import { localUserSetup, makeTempDir, productHostKeyLine, startProxy, type GeneratedKey, type ProxyHandle, type TempDir } from '../harness/index.js';
 
 type AuthPK = (this: unknown, user: string, pub: unknown, algo?: string, sign?: (data: Buffer, cb: (sig: Buffer) => void) => void) => void;
 const Protocol = createRequire(import.meta.url)('ssh2/lib/protocol/Protocol.js') as { prototype: { authPK: AuthPK } };
@@ -21,14 +20,10 @@ describe('forged public-key requests', () => {
 
   before(async () => {
     tmp = await makeTempDir('pysftpproxy-forged-');
-    rsa = await generateKey(tmp.path, 'rsa', 'mallory');
-    await mkdir(join(tmp.path, 'files', 'mallory'), { recursive: true });
-    const usersFile = join(tmp.path, 'users.json');
-    await writeFile(usersFile, JSON.stringify({ users: { mallory: { keys: [rsa.publicLine], folder: 'mallory' } } }));
-    server = await startProxy({ args: ['--mode', 'local', '--store', `file:${usersFile}`, '--sftp-path', join(tmp.path, 'files'),
-      '--port', '0', '--listen', '127.0.0.1', '--data-dir', join(tmp.path, 'data')] });
-    const line = (await readFile(join(tmp.path, 'data', 'ssh_host_ed25519_key.pub'), 'utf8')).trim();
-    hostBlob = Buffer.from(line.split(/\s+/)[1]!, 'base64');
+    const setup = await localUserSetup(tmp.path, 'mallory', 'rsa');
+    rsa = setup.key;
+    server = await startProxy({ args: setup.args });
+    hostBlob = Buffer.from((await productHostKeyLine(setup.dataDir)).split(/\s+/)[1]!, 'base64');
   });
   after(async () => { await server?.stop(); await tmp?.cleanup(); });
 
