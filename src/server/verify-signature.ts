@@ -13,6 +13,8 @@ function checkAlgorithm(ctx: PublicKeyAuthContext): Checked {
   // The request names its algorithm; ssh2 verifies with the key's own type, so a request naming
   // ssh-ed25519 over an RSA key would otherwise be checked as a SHA-1 RSA signature.
   if (key.type !== ctx.key.algo) return { problem: `key algorithm mismatch: the request says ${ctx.key.algo}, the key is ${key.type}` };
+  // DSA signs with SHA-1 and 1024-bit keys only; OpenSSH has refused it by default since 7.0.
+  if (key.type === 'ssh-dss') return { problem: 'ssh-dss (DSA) keys refused; use ed25519, ECDSA or RSA' };
   // ssh2 sets hashAlgo only for rsa-sha2-256/512, so an RSA key without it is a SHA-1 "ssh-rsa"
   // request: refused, as OpenSSH >= 8.8 does.
   if (key.type === 'ssh-rsa' && !ctx.hashAlgo) return { problem: 'ssh-rsa (SHA-1) signature refused; use rsa-sha2-256/512 or another key type' };

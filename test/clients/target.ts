@@ -10,7 +10,7 @@ import {
   type GeneratedKey, type KeyType, type LogLine, type ProxyHandle,
 } from '../harness/index.js';
 
-export type ClientKeyType = KeyType;
+export type ClientKeyType = Exclude<KeyType, 'dsa'>;
 export const CLIENT_KEY_TYPES: readonly ClientKeyType[] = ['ed25519', 'ecdsa', 'rsa'];
 
 export interface Target {

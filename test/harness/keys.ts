@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileCollect } from './exec.js';
 
-export type KeyType = 'ed25519' | 'ecdsa' | 'rsa';
+/** 'dsa' only to test that such keys are refused. */
+export type KeyType = 'ed25519' | 'ecdsa' | 'rsa' | 'dsa';
 
 export interface GeneratedKey {
   type: KeyType;

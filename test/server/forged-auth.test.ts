@@ -1,9 +1,10 @@
-// Public-key requests that lie: a client that names one algorithm and signs with another must be
-// refused, with the reason in the log. Driven with a real ssh2 client whose auth request is
+// Public-key requests that lie (a client that names one algorithm and signs with another), and
+// DSA keys: refused, with the reason in the log. Driven with a real ssh2 client whose auth request is
 // rewritten (as an attacker's client would send it) against the real proxy in local mode.
 import assert from 'node:assert/strict';
 import { sign, createPrivateKey } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import ssh2 from 'ssh2';
@@ -60,4 +61,25 @@ describe('forged public-key requests', () => {
       assert.ok(!server.logs().slice(mark).some((l) => l.msg === 'login accepted'));
     });
   }
+
+  test('a DSA key, even registered, is refused', async () => {
+    const dir = join(tmp.path, 'dsa');
+    await mkdir(dir);
+    const setup = await localUserSetup(dir, 'dsauser', 'dsa');
+    const dsaServer = await startProxy({ args: setup.args });
+    try {
+      const keyText = await readFile(setup.key.privatePath);
+      const outcome = await new Promise<'accepted' | 'refused'>((resolve) => {
+        const c = new ssh2.Client();
+        c.on('ready', () => { c.end(); resolve('accepted'); });
+        c.on('error', () => resolve('refused'));
+        c.connect({ host: '127.0.0.1', port: dsaServer.port, username: 'dsauser', privateKey: keyText, readyTimeout: 10_000,
+          algorithms: { serverHostKey: ['ssh-ed25519'] } });
+      });
+      assert.equal(outcome, 'refused');
+      await dsaServer.waitForLog((l) => l.msg === 'login refused' && /ssh-dss \(DSA\) keys refused/.test(String(l['reason'])), 5_000);
+    } finally {
+      await dsaServer.stop();
+    }
+  });
 });
