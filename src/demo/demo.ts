@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '../keys/generate-ed25519.js';
 import { loadConfig } from '../config/load-config.js';
 import { createLogger } from '../log/logger.js';
 import { loadHostKey } from '../keys/host-key.js';
@@ -26,7 +26,7 @@ function portIsFree(port: number): Promise<boolean> {
 function firstRunSetup(): void {
   fs.mkdirSync(path.join(files, 'demo'), { recursive: true });
   if (!fs.existsSync(userKey)) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'demo@pysftpproxy' });
+    const pair = generateEd25519('demo@pysftpproxy');
     fs.writeFileSync(userKey, pair.private + '\n', { mode: 0o600 });
     fs.writeFileSync(userKey + '.pub', pair.public + '\n');
     fs.writeFileSync(path.join(files, 'demo', 'README.txt'), 'Hello from pysftpproxy local mode. Put files here.\n');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/options.js';
+import { generateEd25519 } from './generate-ed25519.js';
 import { readPrivateKey, type LoadedKey } from './read-private-key.js';
 
 export interface HostKey extends LoadedKey {
@@ -21,7 +22,7 @@ export function loadHostKey(config: Pick<Config, 'privatekeyPath' | 'publickeyPa
   if (fs.existsSync(file)) return { ...readPrivateKey(file, 'generated host key'), generated: false };
   try {
     fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519();
     // Written to a temp name first: a crash mid-write must not leave a truncated key behind.
     fs.writeFileSync(file + '.tmp', pair.private, { mode: 0o600 });
     fs.writeFileSync(file + '.pub', pair.public + '\n', { mode: 0o644 });
@@ -40,3 +41,4 @@ function checkPublicMatches(key: LoadedKey, publicPath: string): void {
     throw new ConfigError(`--publickey-path ${publicPath}: is not the public half of --privatekey-path ${key.path}`);
   }
 }
+
