@@ -16,7 +16,7 @@
 //
 // So a race can at worst make an operation fail or land on another object inside the jail.
 // Host paths never leave this module: callers get jail paths ("/a/b") or fds.
-import type { Dir, Stats, StatsFs } from 'node:fs';
+import { closeSync, type Dir, type Stats, type StatsFs } from 'node:fs';
 import { link, lstat, mkdir, opendir, readlink, rename, rmdir, statfs, symlink, unlink } from 'node:fs/promises';
 import { errnoError } from '../sftp/status.js';
 import { applyAttrs, type AttrChanges } from './apply-attrs.js';
@@ -115,7 +115,7 @@ export class ConfinedFs {
     try {
       return await fn(fd);
     } finally {
-      await closeFd(fd);
+      closeSync(fd); // O_PATH: nothing to flush, and a thread-pool trip costs more than the call
     }
   }
 
@@ -125,7 +125,14 @@ export class ConfinedFs {
   }
 
   stat(path: string, followFinal: boolean): Promise<Stats> {
-    return this.at(path, followFinal, (r) => this.withObject(r, (fd) => fstatFd(fd)));
+    return this.at(path, followFinal, async (r) => {
+      if (r.name === null) return fstatFd(this.jail.rootFd);
+      // Following, the walk has looked at the final name already (to see whether it is a link);
+      // not following, one lstat through the pinned parent is the answer.
+      if (!followFinal) return lstat(entryOf(r));
+      if (!r.finalStats) throw errnoError('ENOENT', 'No such file');
+      return r.finalStats;
+    });
   }
 
   /** open(2) with the client's flags; the fd is verified to be inside the jail. */
@@ -134,7 +141,15 @@ export class ConfinedFs {
     const exclusive = (flags & O_CREAT) !== 0 && (flags & O_EXCL) !== 0;
     // O_NONBLOCK: a FIFO in the folder must not hang a threadpool thread (no effect on files).
     const f = flags | O_NOFOLLOW | O_NONBLOCK;
-    return this.at(path, !exclusive, (r) => (r.name === null ? this.openRoot(f & ~O_NOFOLLOW, mode) : this.openVerified(entryOf(r), f, mode)));
+    const attempt = (follow: boolean) =>
+      this.at(path, follow, (r) => (r.name === null ? this.openRoot(f & ~O_NOFOLLOW, mode) : this.openVerified(entryOf(r), f, mode)));
+    if (exclusive) return attempt(false);
+    // Most names are no links: open without looking first (O_NOFOLLOW), and resolve the final
+    // link only when the kernel says it is one.
+    return attempt(false).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ELOOP') throw err;
+      return attempt(true);
+    });
   }
 
   opendir(path: string): Promise<OpenDir> {
@@ -143,7 +158,7 @@ export class ConfinedFs {
       try {
         return { dir: await opendir(fdRef(dirFd), { bufferSize: 128 }), dirFd };
       } catch (err) {
-        await closeFd(dirFd);
+        closeSync(dirFd);
         throw err;
       }
     });
@@ -158,7 +173,7 @@ export class ConfinedFs {
     try {
       await d.dir.close();
     } finally {
-      await closeFd(d.dirFd);
+      closeSync(d.dirFd);
     }
   }
 

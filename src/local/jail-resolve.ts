@@ -81,6 +81,8 @@ export interface Resolved {
   readonly name: string | null;
   /** parentFd was opened for this result (it is not the jail's rootFd). */
   readonly ownsParent: boolean;
+  /** With followFinal: what lstat said of the final name (no link), so stat needs no second look. */
+  readonly finalStats?: Stats;
 }
 
 /** Close what a Resolved holds (O_PATH descriptors: closing never blocks on a disk). */
@@ -119,6 +121,7 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
     comps.pop();
   };
   let links = 0;
+  let finalStats: Stats | undefined;
   const follow = async (entry: string): Promise<void> => {
     if (++links > MAX_LINKS) throw errnoError('ELOOP', 'Too many levels of symbolic links');
     const target = await readlink(entry);
@@ -168,6 +171,7 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
           await follow(entry);
           continue;
         }
+        finalStats = st;
       }
       comps.push(name);
     }
@@ -175,7 +179,10 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
     if (comps.length > 0 && dirFds.length === comps.length) closeSync(dirFds.pop()!);
     const own = dirFds.pop();
     for (const fd of dirFds.splice(0)) closeSync(fd);
-    return { comps, parentFd: own ?? jail.rootFd, ownsParent: own !== undefined, name: comps.length > 0 ? comps[comps.length - 1]! : null };
+    return {
+      comps, parentFd: own ?? jail.rootFd, ownsParent: own !== undefined, name: comps.length > 0 ? comps[comps.length - 1]! : null,
+      finalStats,
+    };
   } catch (err) {
     for (const fd of dirFds) closeSync(fd);
     throw err;
