@@ -45,7 +45,12 @@ test('logins are spread over both workers, and each moves its file intact', asyn
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await sha256File(path.join(tmp.path, 'up', `f${i}`)), sum);
   }
-  const workers = new Set(proxy.logs().filter((l) => l.msg === 'login accepted').map((l) => l['worker']));
+  // The proxy's stdout may not have been read yet when the client exits: wait for all four lines.
+  let accepted = proxy.logs().filter((l) => l.msg === 'login accepted');
+  for (const deadline = Date.now() + 10_000; accepted.length < 4 && Date.now() < deadline; accepted = proxy.logs().filter((l) => l.msg === 'login accepted')) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const workers = new Set(accepted.map((l) => l['worker']));
   assert.deepEqual([...workers].sort(), [1, 2]);
 });
 

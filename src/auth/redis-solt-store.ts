@@ -1,6 +1,6 @@
 // The solt_sftp schema (local mode's default store), unchanged:
 //   solt.sftp.users              set of user ids
-//   solt.sftp.user.<id>          hash name, folder (relative to sftp_path), active (True/true/1)
+//   solt.sftp.user.<id>          hash name, folder (relative to sftp_path), active (true in any case, or 1)
 //   solt.sftp.user.<id>.keys     set of base64 public key blobs
 // and a pub/sub channel (default sftp_users) on which the admin side publishes a user id whenever
 // that user is added, changed or deleted.

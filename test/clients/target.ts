@@ -34,6 +34,8 @@ export interface Target {
   readonly remotePathPrefix: string;
   /** The product's JSON log lines so far (to check why a login was refused). */
   logs(): LogLine[];
+  /** The first log line at index >= `since` matching `predicate`, waiting up to `timeoutMs`. */
+  waitForLog(predicate: (l: LogLine) => boolean, timeoutMs: number, since: number): Promise<LogLine>;
 }
 
 /** The client-side path of `rel` (a relative path under remoteDir). */
@@ -77,5 +79,6 @@ export async function productTarget(name: string, proxy: ProxyHandle, dataDir: s
     remoteDir,
     remotePathPrefix: '',
     logs: () => proxy.logs(),
+    waitForLog: (predicate, timeoutMs, since) => proxy.waitForLog(predicate, timeoutMs, since),
   };
 }

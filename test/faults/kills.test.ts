@@ -175,6 +175,7 @@ describe('proxy faults: things dying mid-transfer', { concurrency: 1 }, () => {
     const rounds = sessions.map((s) => s.loop.rounds());
     await waitUntil(() => sessions.every((s, i) => s.loop.rounds() >= rounds[i]! + 2), 30_000, 'live sessions to progress while Redis is down');
 
+    assert.equal(bigUpload.child.exitCode, null, 'the long upload was still running across the outage (make it slower)');
     await target.redis.start();
     await target.register(); // no persistence: the data is gone
     await target.proxy.waitForLog((l) => l.msg === 'redis available again', 15_000, since);
