@@ -76,7 +76,7 @@ export class ConfinedFs {
   private atEntry<T>(path: string, rootError: () => Error, fn: (entry: string, r: Resolved) => Promise<T>): Promise<T> {
     return this.at(path, false, (r) => {
       if (r.name === null) throw rootError();
-      return fn(entryOf(r), r);
+      return fn(this.entryOf(r), r);
     });
   }
 
@@ -99,15 +99,28 @@ export class ConfinedFs {
     return fd;
   }
 
-  /** The folder itself, through its held descriptor: /proc/self/fd/N is a link to follow here. */
-  private openRoot(flags: number, mode?: number): Promise<number> {
-    return this.openVerified(fdRef(this.jail.rootFd), flags, mode);
+  /**
+   * The directory a path ended at (name null: the root, or one reached by ".."), through its
+   * pinned descriptor: /proc/self/fd/N is a link to follow here.
+   */
+  private openSelf(r: Resolved, flags: number, mode?: number): Promise<number> {
+    return this.openVerified(fdRef(this.fdOf(r)), flags, mode);
+  }
+
+  /** The final name of `r` through its pinned parent directory. */
+  private entryOf(r: Resolved): string {
+    return `${fdRef(this.fdOf(r))}/${r.name!}`;
+  }
+
+  /** r.parentFd, checked: the jail's own descriptor must not be used after close(). */
+  private fdOf(r: Resolved): number {
+    return r.ownsParent ? r.parentFd : this.jail.rootFd;
   }
 
   /** A verified O_PATH fd for the object itself (never a symlink's target). Caller closes it. */
   private pinObject(r: Resolved, extraFlags = 0): Promise<number> {
-    if (r.name === null) return this.openRoot(O_PATH | O_DIRECTORY | extraFlags);
-    return this.openVerified(entryOf(r), O_PATH | O_NOFOLLOW | extraFlags);
+    if (r.name === null) return this.openSelf(r, O_PATH | O_DIRECTORY | extraFlags);
+    return this.openVerified(this.entryOf(r), O_PATH | O_NOFOLLOW | extraFlags);
   }
 
   private async withObject<T>(r: Resolved, fn: (fd: number) => Promise<T>): Promise<T> {
@@ -126,10 +139,10 @@ export class ConfinedFs {
 
   stat(path: string, followFinal: boolean): Promise<Stats> {
     return this.at(path, followFinal, async (r) => {
-      if (r.name === null) return fstatFd(this.jail.rootFd);
+      if (r.name === null) return fstatFd(this.fdOf(r));
       // Following, the walk has looked at the final name already (to see whether it is a link);
       // not following, one lstat through the pinned parent is the answer.
-      if (!followFinal) return lstat(entryOf(r));
+      if (!followFinal) return lstat(this.entryOf(r));
       if (!r.finalStats) throw errnoError('ENOENT', 'No such file');
       return r.finalStats;
     });
@@ -142,7 +155,7 @@ export class ConfinedFs {
     // O_NONBLOCK: a FIFO in the folder must not hang a threadpool thread (no effect on files).
     const f = flags | O_NOFOLLOW | O_NONBLOCK;
     const attempt = (follow: boolean) =>
-      this.at(path, follow, (r) => (r.name === null ? this.openRoot(f & ~O_NOFOLLOW, mode) : this.openVerified(entryOf(r), f, mode)));
+      this.at(path, follow, (r) => (r.name === null ? this.openSelf(r, f & ~O_NOFOLLOW, mode) : this.openVerified(this.entryOf(r), f, mode)));
     if (exclusive) return attempt(false);
     // Most names are no links: open without looking first (O_NOFOLLOW), and resolve the final
     // link only when the kernel says it is one.
@@ -240,10 +253,6 @@ export class ConfinedFs {
   }
 }
 
-/** The final name of `r` through its pinned parent directory. */
-function entryOf(r: Resolved): string {
-  return `${fdRef(r.parentFd)}/${r.name!}`;
-}
 
 async function renameNoReplace(from: string, to: string): Promise<void> {
   const st = await lstat(from);

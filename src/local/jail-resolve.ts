@@ -75,9 +75,12 @@ export class Jail {
 export interface Resolved {
   /** Plain components below the root (no links, no dots), as the walk found them. */
   readonly comps: readonly string[];
-  /** O_PATH descriptor of the directory holding `name` (the jail's rootFd for top-level names). */
+  /**
+   * O_PATH descriptor of the directory holding `name` (the jail's rootFd for top-level names);
+   * when `name` is null, of the object itself: the root, or a directory the path went up to.
+   */
   readonly parentFd: number;
-  /** The final component, or null when the path is the root itself. */
+  /** The final component; null when the path ends at a directory already pinned (see parentFd). */
   readonly name: string | null;
   /** parentFd was opened for this result (it is not the jail's rootFd). */
   readonly ownsParent: boolean;
@@ -104,8 +107,12 @@ function pushPath(stack: Pending[], p: string, fromLink: boolean): void {
 /**
  * Resolve a client path inside the jail. The final component may be missing (for create,
  * mkdir, rename targets); a missing or non-directory intermediate component is an error.
- * With followFinal=false a final symlink is returned as itself (lstat semantics). The caller
+ * With followFinal=false a final symlink is returned as itself (lstat semantics). A path that
+ * ends by going up ("a/b/..", or a link to "..") is the directory itself (name null). The caller
  * must releaseResolved() the result.
+ *
+ * One directory descriptor is held at a time, whatever the depth (a client can build paths
+ * thousands of levels deep): a ".." walks down again from the root to the new parent.
  */
 export async function resolveInJail(jail: Jail, clientPath: string, followFinal: boolean): Promise<Resolved> {
   if (clientPath.includes('\0')) throw errnoError('ENOENT', 'No such file');
@@ -113,14 +120,20 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
   const stack: Pending[] = [];
   pushPath(stack, clientPath, false);
   const comps: string[] = [];
-  /** dirFds[i] pins comps[i] when that component was entered as a directory. */
-  const dirFds: number[] = [];
-  const current = (): number => (dirFds.length > 0 ? dirFds[dirFds.length - 1]! : jail.rootFd);
-  const up = (): void => {
-    if (dirFds.length === comps.length) closeSync(dirFds.pop()!);
-    comps.pop();
+  /** Pins the directory `comps` leads to (every component so far was entered); null: the root. */
+  let dirFd: number | null = null;
+  const current = (): number => dirFd ?? jail.rootFd;
+  const setDir = (fd: number | null): void => {
+    if (dirFd !== null) closeSync(dirFd);
+    dirFd = fd;
+  };
+  /** Pin `comps` again from the root, descriptor to descriptor, following no link. */
+  const reenter = async (): Promise<void> => {
+    setDir(null);
+    for (const c of comps) setDir(await openFd(`${fdRef(current())}/${c}`, O_PATH | O_DIRECTORY | O_NOFOLLOW));
   };
   let links = 0;
+  let finalName: string | null = null;
   let finalStats: Stats | undefined;
   const follow = async (entry: string): Promise<void> => {
     if (++links > MAX_LINKS) throw errnoError('ELOOP', 'Too many levels of symbolic links');
@@ -128,7 +141,8 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
     if (target.startsWith('/')) {
       const rel = jail.relative(target);
       if (rel === null) throw new JailError();
-      while (comps.length > 0) up();
+      comps.length = 0;
+      setDir(null);
       pushPath(stack, rel, true);
     } else {
       pushPath(stack, target, true);
@@ -138,8 +152,12 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
     while (stack.length > 0) {
       const [name, fromLink] = stack.pop()!;
       if (name === '..') {
-        if (comps.length > 0) up();
-        else if (fromLink) throw new JailError();
+        if (comps.length > 0) {
+          comps.pop();
+          await reenter();
+        } else if (fromLink) {
+          throw new JailError();
+        }
         continue;
       }
       const last = stack.length === 0;
@@ -147,8 +165,9 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
       if (!last) {
         // The common case in one call: a directory, entered without following a link.
         try {
-          dirFds.push(await openFd(entry, O_PATH | O_DIRECTORY | O_NOFOLLOW));
+          const fd = await openFd(entry, O_PATH | O_DIRECTORY | O_NOFOLLOW);
           comps.push(name);
+          setDir(fd);
           continue;
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
@@ -174,17 +193,13 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
         finalStats = st;
       }
       comps.push(name);
+      finalName = name;
     }
-    // The final component was entered as a directory (the path ended in ".."): its parent pins it.
-    if (comps.length > 0 && dirFds.length === comps.length) closeSync(dirFds.pop()!);
-    const own = dirFds.pop();
-    for (const fd of dirFds.splice(0)) closeSync(fd);
-    return {
-      comps, parentFd: own ?? jail.rootFd, ownsParent: own !== undefined, name: comps.length > 0 ? comps[comps.length - 1]! : null,
-      finalStats,
-    };
+    const held = dirFd;
+    dirFd = null; // handed over to the result
+    return { comps, parentFd: held ?? jail.rootFd, ownsParent: held !== null, name: finalName, finalStats };
   } catch (err) {
-    for (const fd of dirFds) closeSync(fd);
+    setDir(null);
     throw err;
   }
 }

@@ -33,8 +33,9 @@ describe('resolveInJail', () => {
     const r = await resolveInJail(jail, p, follow);
     releaseResolved(r);
     assert.deepEqual(r.comps, want, p);
-    assert.equal(r.name, want.length > 0 ? want[want.length - 1] : null, p);
-    assert.equal(r.ownsParent, want.length > 1, `${p}: the parent is pinned by its own descriptor below the top`);
+    // A path ending by going up is the directory itself (pinned, no name); else the final name.
+    const up = /(^|\/)\.\.\/?$/.test(p) || p === 'a/to-b/..';
+    assert.equal(r.name, up || want.length === 0 ? null : want[want.length - 1], p);
   };
   const escapes = (p: string, follow = true) => assert.rejects(resolveInJail(jail, p, follow), JailError, p);
   const fails = (p: string, code: string) => assert.rejects(resolveInJail(jail, p, true), { code }, p);
@@ -154,5 +155,56 @@ describe('descriptors held by the walk', () => {
     cfs.close();
     assert.equal(open(), before - 1, 'close() lets go of the folder\'s own descriptor');
     await assert.rejects(cfs.stat('a', true), { code: 'EBADF' }, 'a closed jail refuses to walk');
+  });
+});
+
+describe('paths that end by going up, and deep paths', () => {
+  const tmp = tempDir('jail-up-');
+  after(() => tmp.cleanup());
+
+  it('a path ending in ".." (typed or from a link) is that directory, and cannot be renamed or removed', async () => {
+    const root = join(tmp.path, 'root');
+    mkdirSync(join(root, 'a/b/c'), { recursive: true });
+    symlinkSync('..', join(root, 'a/b/up'));
+    symlinkSync('a/b/up', join(root, 'chain'));
+    const cfs = new ConfinedFs(root);
+    const aIno = (await cfs.stat('a', true)).ino;
+    for (const p of ['a/b/..', 'a/b/c/../..', 'a/b/up', 'chain']) {
+      const st = await cfs.stat(p, true);
+      assert.ok(st.isDirectory(), p);
+      assert.equal(st.ino, aIno, `${p} is a`);
+      assert.equal(await cfs.realpath(p), '/a', p);
+    }
+    await assert.rejects(cfs.rename('a/b/..', 'moved'), { code: 'EBUSY' });
+    await assert.rejects(cfs.rmdir('a/b/..'), { code: 'EBUSY' });
+    await assert.rejects(cfs.remove('a/..'), { code: 'EISDIR' });
+    await assert.rejects(cfs.mkdir('a/b/..', 0o755), { code: 'EEXIST' });
+    assert.ok((await cfs.stat('a/b', true)).isDirectory(), 'nothing was renamed or removed');
+    const d = await cfs.opendir('a/b/c/..');
+    const names: string[] = [];
+    for (let e = await d.dir.read(); e !== null; e = await d.dir.read()) names.push(e.name);
+    await cfs.closeDir(d);
+    assert.deepEqual(names.sort(), ['c', 'up'], 'opendir of "a/b/c/.." lists a/b');
+    cfs.close();
+  });
+
+  it('holds one directory descriptor per walk, however deep the path', async () => {
+    const root = join(tmp.path, 'deep');
+    const deep = Array.from({ length: 1000 }, () => 'd').join('/');
+    mkdirSync(join(root, deep), { recursive: true });
+    const cfs = new ConfinedFs(root);
+    const count = () => readdirSync('/proc/self/fd').length;
+    const before = count();
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, count()); }, 1);
+    try {
+      const results = await Promise.all(Array.from({ length: 8 }, () => cfs.realpath(`${deep}/../x`)));
+      assert.ok(results.every((r) => r === `/${Array.from({ length: 999 }, () => 'd').join('/')}/x`));
+    } finally {
+      clearInterval(sampler);
+    }
+    assert.ok(peak - before <= 8 * 3, `up to ${peak - before} descriptors open at once for 8 walks 1000 levels deep`);
+    assert.equal(count(), before);
+    cfs.close();
   });
 });
