@@ -1,6 +1,7 @@
 // Checks a public-key login request: the key and signature algorithm (at the key query already,
 // so the client can fall back to another one) and, on the signed request, the signature. ssh2
 // leaves both to the server.
+import { createPublicKey } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { ParsedKey, PublicKeyAuthContext } from 'ssh2';
 
@@ -31,5 +32,18 @@ export function signatureProblem(ctx: PublicKeyAuthContext): string | null {
   const { key, problem } = checkAlgorithm(ctx);
   if (!key) return problem;
   if (!ctx.signature || !ctx.blob) return 'missing signature';
-  return key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true ? null : 'bad signature';
+  const signature = key.type === 'ssh-rsa' ? padRsaSignature(key, ctx.signature) : ctx.signature;
+  return key.verify(ctx.blob, signature, ctx.hashAlgo) === true ? null : 'bad signature';
+}
+
+/**
+ * PuTTY (psftp, FileZilla) drops leading zero bytes of an RSA signature, about once in 256
+ * logins; OpenSSL wants exactly the modulus length. OpenSSH's sshd pads such a signature back,
+ * and so do we.
+ */
+function padRsaSignature(key: ParsedKey, signature: Buffer): Buffer {
+  const bits = createPublicKey(key.getPublicPEM()).asymmetricKeyDetails?.modulusLength ?? 0;
+  const length = Math.ceil(bits / 8);
+  if (signature.length >= length) return signature;
+  return Buffer.concat([Buffer.alloc(length - signature.length), signature]);
 }
