@@ -21,8 +21,6 @@ export class RedisPysftpproxyStore implements UserStore {
 
   async authorize(username: string, key: ClientKey): Promise<AuthDecision> {
     const keyName = PUBKEY_PREFIX + key.data.toString('base64');
-    let owner: string | null;
-    let fields: Record<string, string>;
     let results: Array<[Error | null, unknown]> | null;
     try {
       // One round trip: the route is fetched for the login name; it is only used if the key is theirs.
@@ -38,8 +36,8 @@ export class RedisPysftpproxyStore implements UserStore {
       this.log.warn({ user: username, key: name, problem: err.message }, 'bad data in redis');
       return { ok: false, reason: `bad data in ${name}: expected ${want} (${err.message.split(' ')[0]})` };
     }
-    owner = ownerValue as string | null;
-    fields = routeValue as Record<string, string>;
+    const owner = ownerValue as string | null;
+    const fields = routeValue as Record<string, string>;
     if (owner === null) return { ok: false, reason: 'public key not registered' };
     if (!constantTimeEqual(owner, username)) return { ok: false, reason: 'public key belongs to another user' };
     if (Object.keys(fields).length === 0) return { ok: false, reason: `no route: ${USER_PREFIX}${username} is missing` };

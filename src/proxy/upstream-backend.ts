@@ -62,14 +62,19 @@ class UpstreamConnection implements BackendConnection {
       let hostKeyProblem: string | undefined;
       let connected = false;
       let failed = false;
+      /** The upstream cannot serve: one log line with the cause, and every waiting channel told. */
+      const giveUp = (failure: UpstreamFailure): void => {
+        failed = true;
+        this.log.error({ upstream: this.upstream, reason: failure.reason }, 'upstream failed');
+        reject(failure);
+        this.failAll(failure);
+      };
       let privateKey: Buffer;
       try {
         // Read and checked at each login, like the rest of the route: an edit applies to the next one.
         privateKey = this.route.keyPath ? readPrivateKey(this.route.keyPath, 'route key').pem : this.opts.clientKey.pem;
       } catch (err) {
-        const reason = err instanceof ConfigError ? err.message : String(err);
-        this.log.error({ upstream: this.upstream, reason }, 'upstream failed');
-        return reject(new UpstreamFailure(reason, REFUSED));
+        return giveUp(new UpstreamFailure(err instanceof ConfigError ? err.message : String(err), REFUSED));
       }
       this.ssh.on('ready', () => {
         connected = true;
@@ -86,17 +91,14 @@ class UpstreamConnection implements BackendConnection {
             : `no SSH handshake within ${this.opts.connectTimeout} s`, UNAVAILABLE);
         }
         else failure = new UpstreamFailure(`cannot connect: ${err.code ?? err.message}`, UNAVAILABLE);
-        failed = true;
-        this.log.error({ upstream: this.upstream, reason: failure.reason }, 'upstream failed');
-        reject(failure);
-        this.failAll(failure);
+        giveUp(failure);
       });
       this.ssh.on('close', () => {
-        const lost = new UpstreamFailure('upstream connection closed', UNAVAILABLE);
         if (this.closed) return;
         // Closed without an 'error' (e.g. right after its banner): the login still needs a cause in the log.
-        if (!connected && !failed) this.log.error({ upstream: this.upstream, reason: 'closed during the SSH handshake' }, 'upstream failed');
-        else if (connected && this.channels.size > 0) this.log.warn({ upstream: this.upstream }, 'upstream connection lost');
+        if (!connected && !failed) return giveUp(new UpstreamFailure('closed during the SSH handshake', UNAVAILABLE));
+        if (connected && this.channels.size > 0) this.log.warn({ upstream: this.upstream }, 'upstream connection lost');
+        const lost = new UpstreamFailure('upstream connection closed', UNAVAILABLE);
         reject(lost);
         this.failAll(lost);
       });
@@ -119,10 +121,7 @@ class UpstreamConnection implements BackendConnection {
       try {
         this.ssh.connect(config);
       } catch (err) { // ssh2 throws for what it cannot use at all (a key it cannot parse, ...)
-        failed = true;
-        const reason = `cannot connect: ${(err as Error).message}`;
-        this.log.error({ upstream: this.upstream, reason }, 'upstream failed');
-        return reject(new UpstreamFailure(reason, REFUSED));
+        return giveUp(new UpstreamFailure(`cannot connect: ${(err as Error).message}`, REFUSED));
       }
       this.ssh.setNoDelay(true);
     });
@@ -132,12 +131,12 @@ class UpstreamConnection implements BackendConnection {
     this.channels.add(channel);
     channel.on('close', () => this.channels.delete(channel));
     this.ready.then(() => {
-      const failed = (reason: string, message: string, logMsg = 'upstream failed'): void => {
+      const failWith = (reason: string, message: string, logMsg = 'upstream failed'): void => {
         this.log.error({ upstream: this.upstream, reason }, logMsg);
         this.fail(channel, new UpstreamFailure(reason, message));
       };
       const opened = (err: Error | undefined, up: ClientChannel): void => {
-        if (err) return failed(err.message, UNAVAILABLE, 'upstream refused the sftp subsystem');
+        if (err) return failWith(err.message, UNAVAILABLE, 'upstream refused the sftp subsystem');
         if (!this.channels.has(channel)) return void up.close(); // the client left meanwhile
         pipeChannels(channel, up, this.counters, this.route.home);
       };
@@ -145,7 +144,7 @@ class UpstreamConnection implements BackendConnection {
       try {
         this.ssh.subsys('sftp', opened);
       } catch (err) {
-        failed((err as Error).message, UNAVAILABLE);
+        failWith((err as Error).message, UNAVAILABLE);
       }
     }, (failure: UpstreamFailure) => this.fail(channel, failure));
   }

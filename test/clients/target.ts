@@ -3,10 +3,9 @@
  * needs to log in with a verified host key, and where uploaded files land on the real disk.
  * Proxy mode builds one in fixtures/proxy-target.ts, local mode in fixtures/local-target.ts.
  */
-import { readFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
 import {
-  fingerprintOfBlob, generateKey, parsePublicLine, writeKnownHosts,
+  fingerprintOfBlob, generateKey, parsePublicLine, productHostKeyLine, productKnownHosts,
   type GeneratedKey, type KeyType, type LogLine, type ProxyHandle,
 } from '../harness/index.js';
 
@@ -62,7 +61,7 @@ export async function generateClientKeys(dir: string): Promise<Map<ClientKeyType
  */
 export async function productTarget(name: string, proxy: ProxyHandle, dataDir: string, tmpDir: string, user: string,
     keys: Map<ClientKeyType, GeneratedKey>, remoteDir: string): Promise<Target> {
-  const hostPublicKeyLine = (await readFile(join(dataDir, 'ssh_host_ed25519_key.pub'), 'utf8')).trim();
+  const hostPublicKeyLine = await productHostKeyLine(dataDir);
   return {
     name,
     host: '127.0.0.1',
@@ -73,7 +72,7 @@ export async function productTarget(name: string, proxy: ProxyHandle, dataDir: s
       if (!k) throw new Error(`no ${type} key`);
       return k;
     },
-    knownHostsPath: await writeKnownHosts(join(tmpDir, 'known_hosts'), hostPublicKeyLine, proxy.port),
+    knownHostsPath: await productKnownHosts(tmpDir, dataDir, proxy.port),
     hostKeyFingerprint: fingerprintOfBlob(parsePublicLine(hostPublicKeyLine).blobBase64),
     hostPublicKeyLine,
     remoteDir,

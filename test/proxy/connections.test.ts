@@ -35,22 +35,15 @@ describe('proxy: connection life cycle', () => {
   let stack: ProxyStack;
   let up: Upstream;
   let good: TestUser;
-  let payload: string;
 
   before(async () => {
     stack = await ProxyStack.start();
     up = stack.upstreams[0]!;
     good = await stack.addUser('good');
-    payload = join(stack.localDir, 'payload.txt');
-    await writeFile(payload, 'connections payload\n');
   });
   after(() => stack?.close());
 
-  async function assertStillServing(tag: string, proxy?: ProxyInstance): Promise<void> {
-    const res = await stack.sftp(good, [`put ${payload} ok-${tag}.txt`], { proxy });
-    assert.equal(res.code, 0, `good user failed after ${tag}:\n${res.stderr}`);
-    assert.ok(existsSync(join(up.dir, `ok-${tag}.txt`)));
-  }
+  const assertStillServing = (tag: string, proxy?: ProxyInstance): Promise<void> => stack.assertStillServing(good, tag, { proxy });
 
   test('OpenSSH client killed mid-upload: session end logged, upstream session closed, proxy keeps serving', async () => {
     const u = await stack.addUser('killed');

@@ -29,8 +29,7 @@ describe('proxy: upstream host keys', () => {
     stack = await ProxyStack.start();
     up = stack.upstreams[0]!;
     user = await stack.addUser('hk');
-    payload = join(stack.localDir, 'payload.txt');
-    await writeFile(payload, 'host key payload\n');
+    payload = stack.payload;
     stranger = await generateKey(join(stack.tmp.path, 'keys'), 'ed25519', 'stranger_host_key');
     pinKey = `${HOSTKEY_PREFIX}127.0.0.1:${up.sshd.port}`;
   });

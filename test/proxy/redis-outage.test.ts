@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,8 +27,7 @@ describe('proxy: redis outage', () => {
     stack = await ProxyStack.start();
     up = stack.upstreams[0]!;
     user = await stack.addUser('ro');
-    payload = join(stack.localDir, 'payload.txt');
-    await writeFile(payload, 'redis outage payload\n');
+    payload = stack.payload;
   });
   after(async () => {
     if (stack && !stack.redis.running) await stack.redis.start().catch(() => {});

@@ -8,7 +8,8 @@
  * npm package's Client + sftp() (`stack.ssh2`).
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -133,6 +134,7 @@ export class ProxyStack {
 
   private async init(opts: StackOptions): Promise<void> {
     for (const d of ['keys', 'local', 'data']) await mkdir(join(this.tmp.path, d), { recursive: true });
+    await writeFile(this.payload, 'a small upload\n');
     this.upstreamKey = await generateKey(join(this.tmp.path, 'keys'), 'ed25519', 'proxy_upstream_key');
     this.redis = await startRedis();
     this.db = this.redis.client(REDIS_DB);
@@ -149,6 +151,23 @@ export class ProxyStack {
   /** Where the client's local files live. */
   get localDir(): string {
     return join(this.tmp.path, 'local');
+  }
+
+  /** A small local file (written at start) for uploads that only show a login works. */
+  get payload(): string {
+    return join(this.localDir, 'payload.txt');
+  }
+
+  /**
+   * After a refusal or a fault: `user` still logs in through `proxy` (default: the primary) and
+   * uploads, the file lands on `up` (default: the first upstream), and the proxy has not exited.
+   */
+  async assertStillServing(user: TestUser, tag: string, opts: { proxy?: ProxyInstance; up?: Upstream } = {}): Promise<void> {
+    const remote = `ok-${tag}.txt`;
+    const res = await this.sftp(user, [`put ${this.payload} ${remote}`], { proxy: opts.proxy });
+    assert.equal(res.code, 0, `${user.name} could not log in and upload after ${tag}:\n${res.stderr}`);
+    assert.ok(existsSync(join((opts.up ?? this.upstreams[0]!).dir, remote)), `the upload after ${tag} is missing upstream`);
+    assert.equal((opts.proxy ?? this.proxy).handle.exited, false, 'the proxy exited');
   }
 
   /** Start another sshd upstream, serving a fresh directory, with the proxy's key authorized (unless `authorize: false`). */

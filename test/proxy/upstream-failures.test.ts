@@ -26,8 +26,7 @@ describe('proxy: upstream failures', () => {
     stack = await ProxyStack.start({ proxyEnv: { SFTPPROXY_CONNECT_TIMEOUT: '2' } });
     up = stack.upstreams[0]!;
     good = await stack.addUser('good');
-    payload = join(stack.localDir, 'payload.txt');
-    await writeFile(payload, 'upstream failure payload\n');
+    payload = stack.payload;
   });
   after(async () => {
     for (const s of silentSockets) s.destroy();
@@ -35,12 +34,7 @@ describe('proxy: upstream failures', () => {
     await stack?.close();
   });
 
-  async function assertStillServing(tag: string): Promise<void> {
-    const res = await stack.sftp(good, [`put ${payload} ok-${tag}.txt`]);
-    assert.equal(res.code, 0, `good user failed after ${tag}:\n${res.stderr}`);
-    assert.ok(existsSync(join(up.dir, `ok-${tag}.txt`)));
-    assert.equal(stack.proxy.handle.exited, false);
-  }
+  const assertStillServing = (tag: string): Promise<void> => stack.assertStillServing(good, tag);
 
   /** One `pysftpproxy:` line on the client's stderr, and the given wording. */
   function assertClientLine(stderr: string, wording: RegExp): void {

@@ -88,23 +88,16 @@ def main():
     which = sys.argv[1]
     req = json.load(sys.stdin)
     version = which
+    runners = {"paramiko": run_paramiko, "asyncssh": run_asyncssh}
     try:
-        if which == "paramiko":
-            import paramiko
-            version = "paramiko " + paramiko.__version__
-            if req.get("versionOnly"):
-                print(json.dumps({"ok": True, "version": version}))
-                return 0
-            version, listing = run_paramiko(req)
-        elif which == "asyncssh":
-            import asyncssh
-            version = "asyncssh " + asyncssh.__version__
-            if req.get("versionOnly"):
-                print(json.dumps({"ok": True, "version": version}))
-                return 0
-            version, listing = run_asyncssh(req)
-        else:
+        if which not in runners:
             raise SystemExit("unknown library " + which)
+        lib = __import__(which)
+        version = "%s %s" % (which, lib.__version__)
+        if req.get("versionOnly"):
+            print(json.dumps({"ok": True, "version": version}))
+            return 0
+        version, listing = runners[which](req)
     except Exception as exc:  # report every failure as data, the test decides
         print(json.dumps({"ok": False, "version": version,
                           "error": "%s: %s" % (type(exc).__name__, exc),
