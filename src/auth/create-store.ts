@@ -9,13 +9,9 @@ import { RedisPysftpproxyStore } from './redis-pysftpproxy-store.js';
 import { RedisSoltStore } from './redis-solt-store.js';
 import type { UserStore } from './user-store.js';
 
-export function storeName(config: Config): string {
-  return config.store ?? (config.mode === 'local' ? 'redis-solt' : 'redis');
-}
-
 /** `redis` is the shared connection main.ts made when the store's name starts with "redis". */
 export async function createStore(config: Config, log: Logger, redis: Redis | undefined): Promise<UserStore> {
-  const name = storeName(config);
+  const name = config.store;
   if (name === 'redis') {
     return new RedisPysftpproxyStore(redis!, { clientUser: config.clientUser, home: config.home }, log);
   }

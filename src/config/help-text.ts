@@ -16,7 +16,8 @@ export function helpText(version: string): string {
     const value = o.type === 'bool' ? '' : o.type === 'enum' && o.choices ? ` ${o.choices.join('|')}` : ` ${o.type.toUpperCase()}`;
     const aliases = o.iniAliases?.length ? `; in INI also ${o.iniAliases.join(', ')}` : '';
     lines.push(`  --${o.flag}${value} (${o.env})`);
-    lines.push(`      ${o.help}${o.default !== undefined ? ` [default: ${o.default}]` : ''}${aliases}`);
+    const shown = o.defaultText ?? (o.default === undefined ? undefined : Array.isArray(o.default) ? o.default.join(',') : String(o.default));
+    lines.push(`      ${o.help}${shown !== undefined ? ` [default: ${shown}]` : ''}${aliases}`);
   }
   lines.push('', '  --help, --version');
   return lines.join('\n') + '\n';

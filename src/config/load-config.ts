@@ -39,28 +39,21 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   for (const [spec, { value, source }] of raw) set[spec.key] = parseValue(spec, value, source);
 
   const mode = (set['mode'] as Config['mode'] | undefined) ?? 'proxy';
-  const config: Config = {
-    mode,
-    listen: '0.0.0.0',
-    port: mode === 'local' ? 2200 : 5022,
-    dataDir: expandPath('~/.local/share/pysftpproxy'),
-    clientUser: 'root',
-    redisHost: '127.0.0.1',
-    redisPort: 6379,
-    redisDb: 1,
-    redisChannel: 'sftp_users',
-    sftpPath: '/opt/solt_sftp/files',
-    upstreamHostkeys: 'tofu',
-    connectTimeout: 10,
-    loginGraceTime: 30,
-    maxHandles: 256,
-    workers: 1,
-    logLevel: 'info',
-    logPretty: Boolean(process.stdout.isTTY),
-    ...set,
-  };
+  const config = { ...defaults(mode), ...set } as Config;
   checkCombinations(config);
   return { kind: 'run', config };
+}
+
+/** Every option's default for `mode`, from the option table (options without one stay unset). */
+export function defaults(mode: Config['mode']): Partial<Config> {
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTIONS) {
+    const d = spec.default as unknown;
+    if (d === undefined) continue;
+    const value = typeof d === 'function' ? (d as (m: string) => unknown)(mode) : d;
+    out[spec.key] = spec.type === 'path' && typeof value === 'string' ? expandPath(value) : value;
+  }
+  return out as Partial<Config>;
 }
 
 /** Rules that involve more than one option. */
