@@ -55,9 +55,18 @@ export SFTPPROXY_MAX_HANDLES=256
 export SFTPPROXY_WORKERS=1
 # Seconds a connection may take to authenticate.
 export SFTPPROXY_LOGIN_GRACE_TIME=30
+# Refused authentication attempts (key offers included) before the connection is closed.
+export SFTPPROXY_MAX_AUTH_TRIES=6
+# Connections not logged in yet, held at once (past it new ones are closed at accept).
+export SFTPPROXY_MAX_STARTUPS=100
+# Connections one client address may hold at once (0: unlimited).
+export SFTPPROXY_MAX_CONNECTIONS_PER_IP=0
 # Ciphers offered to clients, comma-separated (the client's preference picks); unset: ssh2's list
 # (aes128-gcm, aes256-gcm, aes128-ctr, aes192-ctr, chacha20-poly1305, aes256-ctr; no CBC).
 # export SFTPPROXY_CIPHERS=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com
+# Key exchanges offered; unset: curve25519 and ECDH only (the diffie-hellman-* groups cost 10-100x
+# the CPU per handshake; add e.g. diffie-hellman-group14-sha256 for very old clients).
+# export SFTPPROXY_KEX=curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,diffie-hellman-group14-sha256
 export SFTPPROXY_LOG_LEVEL=info
 # Human-readable logs instead of JSON lines.
 export SFTPPROXY_LOG_PRETTY=false

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { ConfigError } from './config/config-error.js';
 import { helpText } from './config/help-text.js';
 import { loadConfig } from './config/load-config.js';
-import { createLogger } from './log/logger.js';
+import { createLogger, type Logger } from './log/logger.js';
 import { start } from './main.js';
 import { dropPrivileges } from './runtime/drop-privileges.js';
 import { writePidfile } from './runtime/pidfile.js';
@@ -33,6 +33,7 @@ async function run(): Promise<void> {
   const config = loaded.config;
   const worker = workerNumber();
   const log = worker === undefined ? createLogger(config) : createLogger(config).child({ worker });
+  reportStrayErrors(log);
 
   if (config.workers > 1 && cluster.isPrimary) {
     try {
@@ -73,6 +74,17 @@ async function run(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * Every handler of client input turns its failures into a refusal of that request or connection,
+ * so an error that reaches the process is a bug. It is logged loudly ("bug: ..."; the test
+ * harness fails any test whose product logs one) and the process keeps serving: exiting would
+ * cut every other user's transfer for one connection's fault.
+ */
+function reportStrayErrors(log: Logger): void {
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'bug: unhandled promise rejection (the server keeps running)'));
+  process.on('uncaughtException', (err) => log.error({ err }, 'bug: uncaught exception (the server keeps running)'));
 }
 
 run().catch((err: unknown) => {

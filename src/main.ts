@@ -2,9 +2,9 @@
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Config } from './config/options.js';
-import { createStore, storeName } from './auth/create-store.js';
+import { createStore } from './auth/create-store.js';
 import type { Backend } from './server/backend.js';
-import { SshServer } from './server/ssh-server.js';
+import { SshServer, type ServerLimits } from './server/ssh-server.js';
 import { loadHostKey } from './keys/host-key.js';
 import { loadClientKey } from './keys/client-key.js';
 import { createRedis, redisAddress } from './redis/redis-connection.js';
@@ -34,8 +34,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       'RSA logins with rsa-sha2-512 fail and the proxy costs more CPU; reinstall with npm ci');
   }
 
-  const usesRedis = storeName(config).startsWith('redis') || (config.mode === 'proxy' && config.upstreamHostkeys === 'tofu');
-  const whileDown = storeName(config) === 'redis-solt' ? 'serving the last known users until it is back'
+  const usesRedis = config.store.startsWith('redis') || (config.mode === 'proxy' && config.upstreamHostkeys === 'tofu');
+  const whileDown = config.store === 'redis-solt' ? 'serving the last known users until it is back'
     : 'logins are refused until it is back';
   const redis: Redis | undefined = usesRedis ? createRedis(config, log, whileDown) : undefined;
   if (redis) log.info({ redis: redisAddress(config) }, 'using redis');
@@ -43,7 +43,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const backend = createBackend(config, log, redis);
   await store.start();
 
-  const server = new SshServer({ hostKey, store, backend, log, loginGraceTime: config.loginGraceTime, ciphers: config.ciphers });
+  const server = new SshServer({ hostKey, store, backend, log, limits: serverLimits(config), ciphers: config.ciphers, kex: config.kex });
   const address = await server.listen(config.port, config.listen);
   log.info({ port: address.port, address: address.address, mode: config.mode, store: store.kind }, 'listening');
 
@@ -56,6 +56,10 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       redis?.disconnect();
     },
   };
+}
+
+function serverLimits(c: Config): ServerLimits {
+  return { loginGraceTime: c.loginGraceTime, maxAuthTries: c.maxAuthTries, maxStartups: c.maxStartups, maxConnectionsPerIp: c.maxConnectionsPerIp };
 }
 
 function createBackend(config: Config, log: Logger, redis: Redis | undefined): Backend {

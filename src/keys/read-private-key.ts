@@ -22,13 +22,25 @@ export function readPrivateKey(file: string, option: string): LoadedKey {
   } catch (err) {
     throw new ConfigError(`${option} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  const parsed = ssh2.utils.parseKey(pem);
+  const key = parsePrivateKey(file, pem);
+  if (typeof key === 'string') throw new ConfigError(`${option} ${file}: ${key}`);
+  return key;
+}
+
+/** The key in `pem`, or why it is not usable. */
+export function parsePrivateKey(file: string, pem: Buffer): LoadedKey | string {
+  let parsed;
+  try {
+    parsed = ssh2.utils.parseKey(pem);
+  } catch (err) { // ssh2 asserts rather than returning an error for some malformed keys
+    parsed = err as Error;
+  }
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) {
     const why = key instanceof Error ? key.message : 'no key found';
-    throw new ConfigError(`${option} ${file}: not a usable SSH private key (${why}); passphrase-protected keys are not supported`);
+    return `not a usable SSH private key (${why}); passphrase-protected keys are not supported`;
   }
-  if (!key.isPrivateKey()) throw new ConfigError(`${option} ${file}: is a public key; give the private key file`);
+  if (!key.isPrivateKey()) return 'is a public key; give the private key file';
   const publicBlob = key.getPublicSSH();
   return { path: file, pem, type: key.type, fingerprint: fingerprint(publicBlob), publicBlob };
 }

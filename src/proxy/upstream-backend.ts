@@ -4,8 +4,8 @@
 import ssh2, { type ClientChannel } from 'ssh2';
 import type { Logger } from 'pino';
 import type { AuthorizedUser, Route } from '../auth/user-store.js';
-import { ConfigError } from '../config/config-error.js';
-import { readPrivateKey, type LoadedKey } from '../keys/read-private-key.js';
+import type { LoadedKey } from '../keys/read-private-key.js';
+import { RouteKeyCache, RouteKeyError } from '../keys/route-key-cache.js';
 import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
 import type { HostKeyVerifier } from './host-key-verifier.js';
 import { pipeChannels } from './pipe-channels.js';
@@ -29,14 +29,22 @@ const REFUSED = 'pysftpproxy: your SFTP server refused the proxy login; please c
 const UNVERIFIED = 'pysftpproxy: your SFTP server could not be verified; please contact the operator';
 
 export class UpstreamBackend implements Backend {
+  private readonly routeKeys = new RouteKeyCache();
+
   constructor(private readonly opts: UpstreamBackendOptions) {}
 
-  refusal(user: AuthorizedUser): string | undefined {
-    return user.route ? undefined : 'the user has no route, which proxy mode needs (a folder entry?)';
+  refusal(user: AuthorizedUser, keyBlob: Buffer): string | undefined {
+    if (!user.route) return 'the user has no route, which proxy mode needs (a folder entry?)';
+    // A route leading back to this proxy would log in again with the proxy's own key, dialing
+    // itself in a loop; no client ever needs the proxy's upstream keys.
+    if (keyBlob.equals(this.opts.clientKey.publicBlob) || this.routeKeys.publicBlobs.has(keyBlob.toString('base64'))) {
+      return 'the key is one the proxy logs in upstream with, refused as a client key (does a route point back at this proxy?)';
+    }
+    return undefined;
   }
 
   connect(ctx: ConnectionContext): BackendConnection {
-    return new UpstreamConnection(ctx.user.route!, ctx.log, this.opts);
+    return new UpstreamConnection(ctx.user.route!, ctx.log, { ...this.opts, routeKeys: this.routeKeys });
   }
 
   async close(): Promise<void> {}
@@ -48,19 +56,32 @@ class UpstreamConnection implements BackendConnection {
   private readonly ready: Promise<void>;
   private readonly channels = new Set<SftpChannel>();
   private closed = false;
+  private connected = false;
   private readonly upstream: string;
 
-  constructor(private readonly route: Route, private readonly log: Logger, private readonly opts: UpstreamBackendOptions) {
+  constructor(private readonly route: Route, private readonly log: Logger,
+      private readonly opts: UpstreamBackendOptions & { routeKeys: RouteKeyCache }) {
     this.upstream = `${route.user}@${route.host}:${route.port}`;
     this.ready = this.dial();
     this.ready.catch(() => {}); // observed by openSftp; a client that never opens sftp must not crash us
   }
 
-  private dial(): Promise<void> {
+  private async dial(): Promise<void> {
     const started = Date.now();
+    let privateKey: Buffer;
+    try {
+      // Checked at each login, like the rest of the route: an edit applies to the next one.
+      privateKey = this.route.keyPath ? (await this.opts.routeKeys.load(this.route.keyPath)).pem : this.opts.clientKey.pem;
+    } catch (err) {
+      const reason = err instanceof RouteKeyError ? err.message : String(err);
+      this.log.error({ upstream: this.upstream, reason }, 'upstream failed');
+      const failure = new UpstreamFailure(reason, REFUSED);
+      this.failAll(failure);
+      throw failure;
+    }
+    if (this.closed) throw new UpstreamFailure('client left before the upstream was dialed', UNAVAILABLE);
     return new Promise((resolve, reject) => {
       let hostKeyProblem: string | undefined;
-      let connected = false;
       let failed = false;
       /** The upstream cannot serve: one log line with the cause, and every waiting channel told. */
       const giveUp = (failure: UpstreamFailure): void => {
@@ -69,15 +90,12 @@ class UpstreamConnection implements BackendConnection {
         reject(failure);
         this.failAll(failure);
       };
-      let privateKey: Buffer;
-      try {
-        // Read and checked at each login, like the rest of the route: an edit applies to the next one.
-        privateKey = this.route.keyPath ? readPrivateKey(this.route.keyPath, 'route key').pem : this.opts.clientKey.pem;
-      } catch (err) {
-        return giveUp(new UpstreamFailure(err instanceof ConfigError ? err.message : String(err), REFUSED));
-      }
       this.ssh.on('ready', () => {
-        connected = true;
+        this.connected = true;
+        if (this.closed) { // the client left during the dial
+          this.ssh.end();
+          return reject(new UpstreamFailure('client left during the upstream dial', UNAVAILABLE));
+        }
         this.log.info({ upstream: this.upstream, ms: Date.now() - started }, 'upstream connected');
         resolve();
       });
@@ -87,7 +105,7 @@ class UpstreamConnection implements BackendConnection {
         if (hostKeyProblem) failure = new UpstreamFailure(hostKeyProblem, UNVERIFIED);
         else if (err.level === 'client-authentication') failure = new UpstreamFailure('upstream refused the proxy\'s key', REFUSED);
         else if (err.level === 'client-timeout') {
-          failure = new UpstreamFailure(connected ? 'upstream stopped answering keepalives'
+          failure = new UpstreamFailure(this.connected ? 'upstream stopped answering keepalives'
             : `no SSH handshake within ${this.opts.connectTimeout} s`, UNAVAILABLE);
         }
         else failure = new UpstreamFailure(`cannot connect: ${err.code ?? err.message}`, UNAVAILABLE);
@@ -96,8 +114,8 @@ class UpstreamConnection implements BackendConnection {
       this.ssh.on('close', () => {
         if (this.closed) return;
         // Closed without an 'error' (e.g. right after its banner): the login still needs a cause in the log.
-        if (!connected && !failed) return giveUp(new UpstreamFailure('closed during the SSH handshake', UNAVAILABLE));
-        if (connected && this.channels.size > 0) this.log.warn({ upstream: this.upstream }, 'upstream connection lost');
+        if (!this.connected && !failed) return giveUp(new UpstreamFailure('closed during the SSH handshake', UNAVAILABLE));
+        if (this.connected && this.channels.size > 0) this.log.warn({ upstream: this.upstream }, 'upstream connection lost');
         const lost = new UpstreamFailure('upstream connection closed', UNAVAILABLE);
         reject(lost);
         this.failAll(lost);
@@ -162,6 +180,8 @@ class UpstreamConnection implements BackendConnection {
 
   close(): void {
     this.closed = true;
-    this.ssh.end();
+    // Mid-dial there is nothing to say goodbye to: drop the TCP connection (or the attempt) now.
+    if (this.connected) this.ssh.end();
+    else this.ssh.destroy();
   }
 }

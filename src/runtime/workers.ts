@@ -11,8 +11,10 @@ export function runPrimary(config: Config, log: Logger): void {
   const hostKey = loadHostKey(config);
   const env = { SFTPPROXY_PRIVATEKEY_PATH: hostKey.path, PYSFTPPROXY_WORKER: '' };
   let stopping = false;
+  const restarts = new Map<number, number>(); // worker number -> last restart delay
   const fork = (n: number) => {
     const worker = cluster.fork({ ...env, PYSFTPPROXY_WORKER: String(n) });
+    const startedAt = Date.now();
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       if (code === 2) { // a configuration error (printed by the worker): restarting cannot help
@@ -20,8 +22,15 @@ export function runPrimary(config: Config, log: Logger): void {
         for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
         process.exit(2);
       }
-      log.error({ worker: n, code, signal }, 'worker died: starting a new one');
-      setTimeout(() => fork(n), 1000).unref();
+      // Back off while a worker keeps dying young (1 s, doubling to 30 s); one that served for
+      // a minute starts over at 1 s. The timer is not unref'd: with every worker gone it is
+      // what keeps the primary alive to start them again.
+      const previous = restarts.get(n);
+      const diedYoung = Date.now() - startedAt < 60_000;
+      const delayMs = previous !== undefined && diedYoung ? Math.min(previous * 2, 30_000) : 1000;
+      restarts.set(n, delayMs);
+      log.error({ worker: n, code, signal, restartInMs: delayMs }, 'worker died: starting a new one');
+      setTimeout(() => { if (!stopping) fork(n); }, delayMs);
     });
   };
   for (let n = 1; n <= config.workers; n++) fork(n);

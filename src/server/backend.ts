@@ -41,10 +41,11 @@ export interface BackendConnection {
 
 export interface Backend {
   /**
-   * Why this backend cannot serve `user` (a users-file entry with a folder in proxy mode, say),
-   * or undefined. Asked before the login is accepted, so such a user is refused, not half-served.
+   * Why this backend cannot serve `user` logging in with `keyBlob` (a users-file entry with a
+   * folder in proxy mode, the proxy's own upstream key, ...), or undefined. Asked before the
+   * login is accepted, so such a user is refused, not half-served.
    */
-  refusal(user: AuthorizedUser): string | undefined;
+  refusal(user: AuthorizedUser, keyBlob: Buffer): string | undefined;
   /** Called once per authenticated connection, before the client opens any channel. */
   connect(ctx: ConnectionContext): BackendConnection;
   close(): Promise<void>;

@@ -7,10 +7,24 @@ import type { ParsedKey, PublicKeyAuthContext } from 'ssh2';
 
 type Checked = { key: ParsedKey; problem?: undefined } | { key?: undefined; problem: string };
 
+/**
+ * The client's key blob as ssh2 reads it, or undefined. ssh2's parser throws (an assertion)
+ * rather than returning an error for some malformed blobs, an RSA key with an empty modulus
+ * say: that must refuse the request, not escape as an exception.
+ */
+function parseClientKey(blob: Buffer): ParsedKey | undefined {
+  try {
+    const parsed = ssh2.utils.parseKey(blob);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    return key && !(key instanceof Error) ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function checkAlgorithm(ctx: PublicKeyAuthContext): Checked {
-  const parsed = ssh2.utils.parseKey(ctx.key.data);
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key || key instanceof Error) return { problem: 'unparseable public key' };
+  const key = parseClientKey(ctx.key.data);
+  if (!key) return { problem: 'unparseable public key' };
   // The request names its algorithm; ssh2 verifies with the key's own type, so a request naming
   // ssh-ed25519 over an RSA key would otherwise be checked as a SHA-1 RSA signature.
   if (key.type !== ctx.key.algo) return { problem: `key algorithm mismatch: the request says ${ctx.key.algo}, the key is ${key.type}` };
@@ -32,8 +46,12 @@ export function signatureProblem(ctx: PublicKeyAuthContext): string | null {
   const { key, problem } = checkAlgorithm(ctx);
   if (!key) return problem;
   if (!ctx.signature || !ctx.blob) return 'missing signature';
-  const signature = key.type === 'ssh-rsa' ? padRsaSignature(key, ctx.signature) : ctx.signature;
-  return key.verify(ctx.blob, signature, ctx.hashAlgo) === true ? null : 'bad signature';
+  try {
+    const signature = key.type === 'ssh-rsa' ? padRsaSignature(key, ctx.signature) : ctx.signature;
+    return key.verify(ctx.blob, signature, ctx.hashAlgo) === true ? null : 'bad signature';
+  } catch {
+    return 'bad signature'; // a key OpenSSL cannot load (absurd RSA exponent, a point off the curve...)
+  }
 }
 
 /**

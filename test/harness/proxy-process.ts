@@ -85,6 +85,8 @@ export interface ProxyHandle {
   stop(): Promise<number | null>;
   /** SIGKILL; resolves when gone. */
   kill(): Promise<number | null>;
+  /** Throws if the product logged a "bug: ..." line (stop() and kill() check this too). */
+  assertNoBugs(): void;
 }
 
 type Waiter = { predicate: (l: LogLine) => boolean; since: number; resolve: (l: LogLine) => void; reject: (e: Error) => void };
@@ -197,13 +199,24 @@ class ProxyProcess implements ProxyHandle {
   async stop(): Promise<number | null> {
     const code = await stopChild(this.child, { graceMs: 5000 });
     await this.closedPromise;
+    this.assertNoBugs();
     return code;
   }
 
   async kill(): Promise<number | null> {
     const code = await stopChild(this.child, { signal: 'SIGKILL' });
     await this.closedPromise;
+    this.assertNoBugs();
     return code;
+  }
+
+  /**
+   * The product logs "bug: ..." for an exception no handler caught (and keeps running): any
+   * test whose product logged one fails when it stops the product.
+   */
+  assertNoBugs(): void {
+    const bugs = this.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('bug:'));
+    if (bugs.length > 0) throw new Error(`the product logged ${bugs.length} bug line(s):\n${bugs.map((b) => JSON.stringify(b)).join('\n')}`);
   }
 }
 

@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort } from '../harness/index.js';
+import { execFileCollect, freePort } from '../harness/index.js';
 import { assertNoInternals, ProxyStack, type TestUser, type Upstream } from './stack.js';
 
 describe('proxy: upstream failures', () => {
@@ -137,6 +137,36 @@ describe('proxy: upstream failures', () => {
     const line = await stack.proxy.waitFor((l) => l.msg === 'upstream failed' && l.user === u.name, since);
     assert.match(String(line.reason), new RegExp(`route key ${badKey}: not a usable SSH private key`));
     await assertStillServing('badkey');
+  });
+
+  test('a route key that is a FIFO or /dev/zero: refused at once, and the proxy keeps serving meanwhile', async () => {
+    // Reading a FIFO synchronously once hung the whole process; /dev/zero ate gigabytes.
+    const fifo = join(stack.localDir, 'key-fifo');
+    const made = await execFileCollect('mkfifo', [fifo]);
+    assert.equal(made.code, 0, made.stderr);
+    for (const [tag, keyPath, why] of [['fifo', fifo, /not a regular file/], ['zero', '/dev/zero', /not a regular file/]] as const) {
+      const u = await stack.addUser(`key${tag}`, { route: stack.routeTo(up, { key: keyPath }) });
+      const since = stack.proxy.mark();
+      const started = Date.now();
+      const res = await stack.sftp(u, [`put ${payload} key${tag}.txt`], { timeoutMs: 30_000 });
+      assert.notEqual(res.code, 0);
+      assert.ok(Date.now() - started < 10_000, `${tag}: took ${Date.now() - started} ms`);
+      assertClientLine(res.stderr, /refused the proxy login/);
+      const line = await stack.proxy.waitFor((l) => l.msg === 'upstream failed' && l.user === u.name, since);
+      assert.match(String(line.reason), why);
+      await assertStillServing(`key${tag}`);
+    }
+  });
+
+  test('a route key file bigger than any key is refused without reading it', async () => {
+    const big = join(stack.localDir, 'big-key');
+    await writeFile(big, Buffer.alloc(2 * 1024 * 1024, 0x41));
+    const u = await stack.addUser('keybig', { route: stack.routeTo(up, { key: big }) });
+    const since = stack.proxy.mark();
+    const res = await stack.sftp(u, [`put ${payload} keybig.txt`], { timeoutMs: 30_000 });
+    assert.notEqual(res.code, 0);
+    const line = await stack.proxy.waitFor((l) => l.msg === 'upstream failed' && l.user === u.name, since);
+    assert.match(String(line.reason), /larger than any key/);
   });
 
   test('an upstream that closes right after its banner: the log says so, the client is told', async () => {
