@@ -1,6 +1,7 @@
 // Local mode: each user's folder is one directory directly under sftp_path. Store data names it;
 // these helpers refuse any name that could reach outside sftp_path, create what is missing, and
 // return the canonical (realpath) folder the SFTP server then serves as `/`.
+import { randomBytes } from 'node:crypto';
 import { mkdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -28,18 +29,17 @@ export function folderNameProblem(name: unknown): string | undefined {
 }
 
 /**
- * A safe folder name derived from a user name: characters outside `[A-Za-z0-9._-]` become `_`,
- * runs of dots collapse, no leading dot. `taken` says whether another user already has a name;
- * then (or if nothing usable is left) `-<id>` / `user-<id>` makes it unique.
+ * Safe folder names for a user, best first: the user name with characters outside `[A-Za-z0-9._-]`
+ * made `_`, runs of dots collapsed and no leading dot; then `<name>-<id>`, `user-<id>` and a
+ * random one. The solt store claims the first one no other user holds.
  */
-export function folderNameFor(userName: string, id: string, taken: (name: string) => boolean = () => false): string {
+export function folderNameCandidates(userName: string, id: string): string[] {
   const clean = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.{2,}/g, '.').replace(/^\.+/, '').slice(0, 100);
   const base = clean(userName);
-  const safeId = clean(id) || 'x';
+  const safeId = clean(id).slice(0, 100) || 'x';
   const candidates = base && base !== '_' ? [base, `${base}-${safeId}`] : [];
-  candidates.push(`user-${safeId}`);
-  for (const c of candidates) if (!folderNameProblem(c) && !taken(c)) return c;
-  return `user-${safeId}-${Date.now().toString(36)}`;
+  candidates.push(`user-${safeId}`, `user-${safeId}-${randomBytes(6).toString('hex')}`);
+  return candidates.filter((c) => !folderNameProblem(c));
 }
 
 /** True if `p` is strictly inside `root` (both absolute, already resolved). Not fooled by `root` being a name prefix. */
