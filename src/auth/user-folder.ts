@@ -49,8 +49,9 @@ export function isInside(root: string, p: string): boolean {
 }
 
 /**
- * Make sure `<root>/<name>` exists (creating root and folder, mode 0755) and really lies inside
- * root: a symlink pointing elsewhere (for example to a sibling `<root>-other`) is refused.
+ * Make sure `<root>/<name>` exists (creating root and folder, mode 0755) and is a real directory
+ * there: a symlink is refused, whether it points outside root (for example to a sibling
+ * `<root>-other`) or at another user's folder inside it. Root itself may be a symlink (the operator's).
  */
 export async function ensureUserFolder(root: string, name: string): Promise<FolderResult> {
   const problem = folderNameProblem(name);
@@ -70,10 +71,17 @@ export async function ensureUserFolder(root: string, name: string): Promise<Fold
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return { error: `cannot create folder ${folder}: ${errText(err)}` };
   }
-  return checkDirectory(folder, created, (real) => isInside(rootReal, real) ? undefined : `folder ${folder} resolves to ${real}, outside ${rootReal}`);
+  return checkDirectory(folder, created, (real) => {
+    if (!isInside(rootReal, real)) return `folder ${folder} resolves to ${real}, outside ${rootReal}`;
+    return real === folder ? undefined : `folder ${folder} is a symlink to ${real}: a user's folder must be a real directory`;
+  });
 }
 
-/** An absolute folder written by the operator (users file): created if missing, no confinement. */
+/**
+ * An absolute folder written by the operator (users file): created if missing. No component of
+ * its path may be a symlink: the users file is checked for folders inside one another by their
+ * paths as written, which only holds if they are the real paths.
+ */
 export async function ensureAbsoluteFolder(folder: string): Promise<FolderResult> {
   if (!path.isAbsolute(folder) || folder.includes('\0')) return { error: `folder ${JSON.stringify(folder)} is not a usable absolute path` };
   let created = false;
@@ -82,7 +90,9 @@ export async function ensureAbsoluteFolder(folder: string): Promise<FolderResult
   } catch (err) {
     return { error: `cannot create folder ${folder}: ${errText(err)}` };
   }
-  return checkDirectory(folder, created, () => undefined);
+  const resolved = path.resolve(folder);
+  return checkDirectory(folder, created, (real) => real === resolved ? undefined
+    : `folder ${folder} resolves to ${real} through a symlink: write the real path in the users file`);
 }
 
 async function checkDirectory(folder: string, created: boolean, confine: (real: string) => string | undefined): Promise<FolderResult> {
