@@ -19,25 +19,22 @@
 // (StoreUnavailableError): then there is no known state at all. No folder is handed out that
 // could not be claimed: a user who has none yet is refused until Redis is back.
 import { mkdir } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { constantTimeIncludes } from './constant-time.js';
-import { loginNameProblem, MAX_LOGIN_NAME } from './login-name.js';
+import { loginNameProblem } from './login-name.js';
 import { describe } from './parse-route.js';
-import { parsePublicKeyText } from './public-key-text.js';
-import { RecentNames } from './recent-names.js';
-import { fetchSoltUsers, MAX_KEYS, type Bounded, type RawUser } from './solt-fetch-users.js';
+import { fetchSoltUsers, type RawUser } from './solt-fetch-users.js';
+import { SOLT_USERS_KEY, SOLT_USER_PREFIX, soltKeysKey, soltUserKey } from './solt-keys.js';
+import { parseSoltUser, type SoltUser } from './solt-parse-user.js';
 import { claimSoltFolder, SOLT_FOLDERS_KEY } from './solt-folder-claim.js';
 import { ensureUserFolder, folderNameCandidates, folderNameProblem, type FolderResult } from './user-folder.js';
+import { UnknownNameRereads } from './unknown-name-rereads.js';
 import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserStore } from './user-store.js';
 
-export { SOLT_FOLDERS_KEY };
-export const SOLT_USERS_KEY = 'solt.sftp.users';
-export const SOLT_USER_PREFIX = 'solt.sftp.user.';
-export const soltUserKey = (id: string): string => SOLT_USER_PREFIX + id;
-export const soltKeysKey = (id: string): string => SOLT_USER_PREFIX + id + '.keys';
+// Re-exported: this module is where the schema is described.
+export { SOLT_FOLDERS_KEY, SOLT_USERS_KEY, SOLT_USER_PREFIX, soltKeysKey, soltUserKey };
 
 export interface RedisSoltOptions {
   /** Parent of the users' folders (config.sftpPath). */
@@ -54,19 +51,6 @@ export interface RedisSoltOptions {
   retryMs?: number;
 }
 
-interface SoltUser {
-  id: string;
-  name: string;
-  active: boolean;
-  keys: Buffer[];
-  /** Validated folder name relative to sftp_path; undefined: not assigned yet (done at first need). */
-  folder: string | undefined;
-  /** The folder is claimed for this user in solt.sftp.folders (checked since this copy was read). */
-  claimed: boolean;
-  /** Bad data that refuses every login of this user (already logged). */
-  problem: string | undefined;
-}
-
 const MAX_ID = 200;
 const CHUNK = 200;
 /** More ids announced while a load runs than this: read everything instead. */
@@ -75,8 +59,6 @@ const MAX_PENDING_IDS = 1000;
 const MAX_RECENT_NAMES = 10_000;
 /** A login by an unknown name waits for the next re-read if it starts within this long. */
 const MAX_REREAD_WAIT_MS = 1000;
-/** Bad public keys of one user logged one by one; the rest are counted in one line. */
-const MAX_KEY_NOTES = 5;
 
 function isReplyError(err: unknown): boolean {
   return err instanceof Error && err.name === 'ReplyError';
@@ -87,13 +69,6 @@ function idProblem(id: string): string | undefined {
   if (id.length > MAX_ID) return `is longer than ${MAX_ID} characters`;
   if (/[\x00-\x1f\x7f\uFFFD]/.test(id)) return 'contains control characters or invalid UTF-8';
   return undefined;
-}
-
-function nameProblem(name: Bounded | undefined): string | undefined {
-  if (name === undefined) return 'field "name" is missing';
-  if ('tooLong' in name) return `field "name" is ${name.tooLong} bytes long, longer than ${MAX_LOGIN_NAME} characters`;
-  const problem = loginNameProblem(name.value);
-  return problem && `field "name" ${describe(name.value)} ${problem}`;
 }
 
 export class RedisSoltStore implements UserStore {
@@ -126,22 +101,21 @@ export class RedisSoltStore implements UserStore {
   private retryTimer: NodeJS.Timeout | undefined;
   private failing = false;
 
-  /** The next re-read for unknown names, not started yet; and the last one asked for, until it ends. */
-  private scheduledReread: Promise<boolean> | undefined;
-  private latestReread: Promise<boolean> | undefined;
-  private lastRereadStart = -Infinity;
-  private readonly recentNames: RecentNames;
+  private readonly unknownNames: UnknownNameRereads;
   private ensuring = new Map<string, Promise<FolderResult>>();
 
-  private readonly rereadMs: number;
   private readonly startWaitMs: number;
   private readonly retryMs: number;
 
   constructor(private readonly redis: Redis, private readonly opts: RedisSoltOptions, private readonly log: Logger) {
-    this.rereadMs = opts.unknownUserRereadMs ?? 1000;
     this.startWaitMs = opts.startWaitMs ?? 3000;
     this.retryMs = opts.retryMs ?? 2000;
-    this.recentNames = new RecentNames(opts.perNameRereadMs ?? 30_000, MAX_RECENT_NAMES);
+    this.unknownNames = new UnknownNameRereads(() => this.requestNewIds(), {
+      intervalMs: opts.unknownUserRereadMs ?? 1000,
+      perNameMs: opts.perNameRereadMs ?? 30_000,
+      maxNames: MAX_RECENT_NAMES,
+      maxWaitMs: MAX_REREAD_WAIT_MS,
+    });
   }
 
   async start(): Promise<void> {
@@ -184,7 +158,7 @@ export class RedisSoltStore implements UserStore {
       // No user can have such a name: no re-read, nothing remembered.
       const bad = loginNameProblem(username);
       if (bad) return { ok: false, reason: `unknown user: the name ${bad}` };
-      await this.rereadForUnknownName(username);
+      await this.unknownNames.before(username);
       candidates = this.byName.get(username);
       if (!candidates) return { ok: false, reason: 'unknown user' };
     }
@@ -422,75 +396,16 @@ export class RedisSoltStore implements UserStore {
     return true;
   }
 
-  /** The user as stored, or undefined when it does not exist (or cannot be used at all). */
+  /** The user as stored, or undefined when it does not exist (or cannot be used at all); problems logged once. */
   private parseUser(id: string, raw: RawUser): SoltUser | undefined {
-    const notes: Array<{ key: string; problem: string; member?: string }> = [];
-    const done = (user: SoltUser | undefined, msg: string): SoltUser | undefined => {
-      const signature = JSON.stringify(notes);
-      if (notes.length > 0 && this.reported.get(id) !== signature) {
-        for (const n of notes) this.log.warn({ id, ...n }, msg);
-      }
-      if (notes.length > 0) this.reported.set(id, signature);
-      else this.reported.delete(id);
-      return user;
-    };
-    const hashKey = soltUserKey(id);
-    if (raw.kind === 'wrongtype') {
-      notes.push({ key: hashKey, problem: `WRONGTYPE: holds a ${raw.type}, not a hash` });
-      return done(undefined, 'bad user data in redis: user ignored');
+    const { user, notes, msg } = parseSoltUser(id, raw);
+    const signature = JSON.stringify(notes);
+    if (notes.length > 0 && this.reported.get(id) !== signature) {
+      for (const n of notes) this.log.warn({ id, ...n }, msg);
     }
-    if (raw.kind === 'none') return done(undefined, ''); // deleted
-    if (!raw.member) {
-      notes.push({ key: hashKey, problem: `user hash exists but id is not in ${SOLT_USERS_KEY}` });
-      return done(undefined, 'bad user data in redis: user ignored');
-    }
-    const { name, folder, active } = raw.fields;
-    const badName = nameProblem(name);
-    if (badName || !name || !('value' in name)) {
-      notes.push({ key: hashKey, problem: badName ?? 'field "name" is unusable' });
-      return done(undefined, 'bad user data in redis: user ignored');
-    }
-    const user: SoltUser = {
-      id,
-      name: name.value,
-      active: active !== undefined && 'value' in active && /^(true|1)$/i.test(active.value.trim()),
-      keys: [],
-      folder: undefined,
-      claimed: false,
-      problem: undefined,
-    };
-    if (active && 'tooLong' in active) notes.push({ key: hashKey, problem: `field "active" is ${active.tooLong} bytes long: user inactive` });
-    if (folder) {
-      const problem = 'tooLong' in folder ? `is ${folder.tooLong} bytes long` : folderNameProblem(folder.value);
-      const shown = 'value' in folder ? `${describe(folder.value)} ` : '';
-      if (problem) {
-        user.problem = `bad folder in ${hashKey}: ${shown}${problem}`;
-        notes.push({ key: hashKey, problem: `field "folder" ${shown}${problem}: logins refused` });
-      } else {
-        user.folder = (folder as { value: string }).value;
-      }
-    }
-    const keysKey = soltKeysKey(id);
-    if ('type' in raw.keys) {
-      notes.push({ key: keysKey, problem: `WRONGTYPE: holds a ${raw.keys.type}, not a set: no key accepted` });
-    } else if ('tooMany' in raw.keys) {
-      notes.push({ key: keysKey, problem: `${raw.keys.tooMany} public keys, more than ${MAX_KEYS}: no key accepted` });
-    } else {
-      let bad = 0;
-      for (const member of raw.keys.members) {
-        const parsed = 'value' in member ? parsePublicKeyText(member.value) : { error: `too long (${member.tooLong} bytes)` };
-        if (!('error' in parsed)) {
-          user.keys.push(parsed.blob);
-          continue;
-        }
-        if (++bad <= MAX_KEY_NOTES) {
-          const shown = 'value' in member ? describe(member.value) : `(${member.tooLong} bytes)`;
-          notes.push({ key: keysKey, member: shown, problem: `public key ${parsed.error}: ignored` });
-        }
-      }
-      if (bad > MAX_KEY_NOTES) notes.push({ key: keysKey, problem: `${bad - MAX_KEY_NOTES} more bad public keys: ignored` });
-    }
-    return done(user, 'bad user data in redis');
+    if (notes.length > 0) this.reported.set(id, signature);
+    else this.reported.delete(id);
+    return user;
   }
 
   private rebuildNames(): void {
@@ -508,35 +423,6 @@ export class RedisSoltStore implements UserStore {
     if (this.reported.get(id) === signature) return;
     this.reported.set(id, signature);
     this.log.warn(fields, msg);
-  }
-
-  /**
-   * A login by a name we do not know: maybe its "added" message was lost. Wait for the next re-read
-   * of the user ids that starts after now, if one may start within MAX_REREAD_WAIT_MS; at most one
-   * per rereadMs in all and one per perNameRereadMs for each name.
-   */
-  private async rereadForUnknownName(name: string): Promise<void> {
-    if (this.recentNames.has(name)) {
-      await this.latestReread; // a login racing the one that asked for it shares its answer
-      return;
-    }
-    let next = this.scheduledReread;
-    if (!next) {
-      const wait = Math.max(0, this.lastRereadStart + this.rereadMs - Date.now());
-      if (wait > MAX_REREAD_WAIT_MS) return;
-      // Always through a timer, even for 0 ms: the callback must run after the assignments below.
-      const p = sleep(wait, undefined, { ref: false }).then(() => {
-        this.scheduledReread = undefined;
-        this.lastRereadStart = Date.now();
-        return this.requestNewIds();
-      });
-      this.scheduledReread = p;
-      this.latestReread = p;
-      void p.finally(() => { if (this.latestReread === p) this.latestReread = undefined; });
-      next = p;
-    }
-    this.recentNames.record(name);
-    await next;
   }
 
   // --- folders ----------------------------------------------------------------------------
@@ -625,6 +511,10 @@ export class RedisSoltStore implements UserStore {
     const hashKey = soltUserKey(user.id);
     if (user.folder === undefined) {
       throw new StoreUnavailableError(`redis-solt: cannot claim a folder for ${hashKey}: ${(err as Error).message}`);
+    }
+    // The registry said no before the outage: still no.
+    if (this.folderReported.get(user.id)?.startsWith(`taken:${user.folder}:`)) {
+      return { error: `folder ${describe(user.folder)} of ${hashKey} belongs to another user (${SOLT_FOLDERS_KEY}, as last seen)` };
     }
     for (const other of this.byId.values()) {
       if (other.id === user.id || other.folder !== user.folder) continue;

@@ -131,20 +131,45 @@ describe('solt folders are never shared', () => {
     });
   });
 
+  test('a registry of the wrong type refuses logins with a log line naming it, and nothing crashes', async (t) => {
+    const s = await soltSetup(t);
+    await addUser(s.admin, '1', { name: 'ann', folder: 'ann', active: 'True' }, [k1.blobBase64]);
+    await addUser(s.admin, '2', { name: 'bob', active: 'True' }, [k2.blobBase64]);
+    await s.admin.set(SOLT_FOLDERS_KEY, 'not a hash');
+    const store = s.make();
+    await store.start();
+    for (const [name, key] of [['ann', k1], ['bob', k2], ['ann', k1]] as const) {
+      const d = await store.authorize(name, clientKey(key));
+      assert.ok(!d.ok && d.reason.includes(SOLT_FOLDERS_KEY) && /WRONGTYPE/.test(d.reason), JSON.stringify(d));
+    }
+    const lines = s.cap.find('cannot claim user folder: bad data in redis; logins refused', { key: SOLT_FOLDERS_KEY });
+    assert.equal(lines.length, 2, 'once per user');
+    assert.equal(await s.admin.hget(soltUserKey('2'), 'folder'), null, 'no folder written without a claim');
+
+    await s.admin.del(SOLT_FOLDERS_KEY);
+    assert.ok((await store.authorize('ann', clientKey(k1))).ok, 'served once the registry is usable');
+    assert.ok((await store.authorize('bob', clientKey(k2))).ok);
+  });
+
   test('while Redis is down, no folder is handed out that is not claimed', async (t) => {
     const s = await soltSetup(t);
     await addUser(s.admin, '1', { name: 'ann', active: 'True' }, [k1.blobBase64]);
     await addUser(s.admin, '2', { name: 'bob', folder: 'bob', active: 'True' }, [k2.blobBase64]);
     await addUser(s.admin, '3', { name: 'cy', folder: 'bob', active: 'True' }, [k1.blobBase64]);
     await addUser(s.admin, '4', { name: 'dee', folder: 'dee', active: 'True' }, [k2.blobBase64]);
+    await addUser(s.admin, '5', { name: 'eve', folder: 'old-files', active: 'True' }, [k1.blobBase64]);
+    await s.admin.hset(SOLT_FOLDERS_KEY, 'old-files', '99'); // a deleted user's folder
     const store = s.make({ retryMs: 3_600_000 });
     await store.start();
+    assert.ok(refusedWith(soltUserKey('99'))(await store.authorize('eve', clientKey(k1))), 'refused while Redis answers');
     await s.redis.stop();
     await waitFor('outage noticed', () => s.cap.find('redis unavailable: serving the last known users').length > 0);
 
     await assert.rejects(store.authorize('ann', clientKey(k1)), StoreUnavailableError, 'no folder yet: none can be claimed now');
     const bob = await store.authorize('bob', clientKey(k2));
     assert.ok(!bob.ok && refusedWith(soltUserKey('3'))(bob), `bob's folder is also cy's: ${JSON.stringify(bob)}`);
+    const eve = await store.authorize('eve', clientKey(k1));
+    assert.ok(!eve.ok && eve.reason.includes(SOLT_FOLDERS_KEY), `what the registry said still holds: ${JSON.stringify(eve)}`);
     const dee = await store.authorize('dee', clientKey(k2));
     assert.ok(dee.ok && dee.user.folder?.endsWith('/dee'), `a folder no other known user has is still served: ${JSON.stringify(dee)}`);
   });
