@@ -24,7 +24,7 @@ import { ConfigError } from '../config/config-error.js';
 import { constantTimeIncludes } from './constant-time.js';
 import { findOverlap, type FolderOwner } from './folder-overlap.js';
 import { describe, parseRoute, type RouteDefaults } from './parse-route.js';
-import { parsePublicKeyText } from './public-key-text.js';
+import { offeredKeyProblem, parsePublicKeyText } from './public-key-text.js';
 import { ensureAbsoluteFolder, ensureUserFolder, folderNameProblem } from './user-folder.js';
 import type { AuthDecision, ClientKey, Route, UserStore } from './user-store.js';
 
@@ -104,6 +104,8 @@ export class FileStore implements UserStore {
   async authorize(username: string, key: ClientKey): Promise<AuthDecision> {
     const user = this.users.get(username);
     if (!user) return { ok: false, reason: 'unknown user' };
+    const badKey = offeredKeyProblem(key.data);
+    if (badKey) return { ok: false, reason: badKey };
     if (!constantTimeIncludes(user.keys, key.data)) return { ok: false, reason: 'public key not registered for this user' };
     if (user.route) return { ok: true, user: { name: user.name, route: user.route } };
     const f = user.folder!;

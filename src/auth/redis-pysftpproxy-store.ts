@@ -6,13 +6,12 @@ import type { Logger } from 'pino';
 import { constantTimeEqual } from './constant-time.js';
 import { loginNameProblem, MAX_LOGIN_NAME } from './login-name.js';
 import { parseRoute, type RouteDefaults } from './parse-route.js';
+import { offeredKeyProblem } from './public-key-text.js';
 import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserStore } from './user-store.js';
 
 export const PUBKEY_PREFIX = 'pysftpproxy:pubkey:';
 export const USER_PREFIX = 'pysftpproxy:user:';
 
-/** Larger than any SSH public key blob (RSA-16384: about 2 KB); a client may offer up to ~33 KB. */
-export const MAX_KEY_BLOB = 8192;
 /** Longest route field read; longer ones are refused by their length, unread. */
 export const MAX_ROUTE_FIELD = 4096;
 const ROUTE_FIELDS = ['remote', 'port', 'user', 'home', 'key', 'hostkey'] as const;
@@ -32,7 +31,8 @@ export class RedisPysftpproxyStore implements UserStore {
     // Both become Redis key names: bounded before they get there.
     const badName = loginNameProblem(username);
     if (badName) return { ok: false, reason: `unknown user: the name ${badName}` };
-    if (key.data.length > MAX_KEY_BLOB) return { ok: false, reason: `public key blob of ${key.data.length} bytes, larger than any real key` };
+    const badKey = offeredKeyProblem(key.data);
+    if (badKey) return { ok: false, reason: badKey };
     const keyName = PUBKEY_PREFIX + key.data.toString('base64');
     const userKey = USER_PREFIX + username;
 

@@ -25,6 +25,7 @@ import type { Logger } from 'pino';
 import { constantTimeIncludes } from './constant-time.js';
 import { loginNameProblem } from './login-name.js';
 import { describe } from './parse-route.js';
+import { offeredKeyProblem } from './public-key-text.js';
 import { fetchSoltUsers, type RawUser } from './solt-fetch-users.js';
 import { SOLT_USERS_KEY, SOLT_USER_PREFIX, soltKeysKey, soltUserKey } from './solt-keys.js';
 import { parseSoltUser, type SoltUser } from './solt-parse-user.js';
@@ -162,6 +163,8 @@ export class RedisSoltStore implements UserStore {
       candidates = this.byName.get(username);
       if (!candidates) return { ok: false, reason: 'unknown user' };
     }
+    const badKey = offeredKeyProblem(key.data);
+    if (badKey) return { ok: false, reason: badKey };
     const matching = candidates.filter((u) => constantTimeIncludes(u.keys, key.data));
     if (matching.length === 0) return { ok: false, reason: 'public key not registered for this user' };
     if (matching.length > 1) {
