@@ -10,9 +10,13 @@ export function constantTimeEqual(a: Buffer | string, b: Buffer | string): boole
   return timingSafeEqual(da, db);
 }
 
-/** Whether `needle` equals any of `candidates`, comparing against all of them (no early exit). */
+/**
+ * Whether `needle` equals any of `candidates`, comparing against all of them (no early exit).
+ * The needle (client input) is hashed once, not once per candidate.
+ */
 export function constantTimeIncludes(candidates: Iterable<Buffer | string>, needle: Buffer | string): boolean {
+  const dn = createHash('sha256').update(needle).digest();
   let found = false;
-  for (const c of candidates) found = constantTimeEqual(c, needle) || found;
+  for (const c of candidates) found = timingSafeEqual(createHash('sha256').update(c).digest(), dn) || found;
   return found;
 }

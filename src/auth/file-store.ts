@@ -8,20 +8,23 @@
 //
 // Keys are whole .pub lines or bare base64 blobs. A relative folder is one directory under
 // sftp_path (same rules as redis-solt); an absolute folder is taken as written (the operator wrote
-// it). Fields starting with "_" are ignored anywhere, as comments. Anything else unknown is an error,
+// it), but may not be or contain sftp_path. No two users' folders may be the same or one inside the
+// other (folder-overlap.ts), and no folder may have a symlink on its path (refused at login).
+// Fields starting with "_" are ignored anywhere, as comments. Anything else unknown is an error,
 // so a typo is reported instead of silently ignored.
 //
 // The file is watched (its directory, so editors that replace the file are seen; plus a slow stat
 // poll for file systems without change events) and re-read after changes. A broken file changes
 // nothing: the previous users stay and the error is logged with its line and column.
-import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/config-error.js';
 import { constantTimeIncludes } from './constant-time.js';
+import { findOverlap, type FolderOwner } from './folder-overlap.js';
 import { describe, parseRoute, type RouteDefaults } from './parse-route.js';
-import { parsePublicKeyText } from './public-key-text.js';
+import { offeredKeyProblem, parsePublicKeyText } from './public-key-text.js';
 import { ensureAbsoluteFolder, ensureUserFolder, folderNameProblem } from './user-folder.js';
 import type { AuthDecision, ClientKey, Route, UserStore } from './user-store.js';
 
@@ -89,7 +92,7 @@ export class FileStore implements UserStore {
     } catch (err) {
       throw new ConfigError(`--store file:${this.path}: cannot read the users file (${(err as NodeJS.ErrnoException).code})`);
     }
-    const parsed = parseUsersFile(text, this.opts);
+    const parsed = parseUsersFile(text, { ...this.opts, sftpPath: this.sftpRoot() });
     if (!(parsed instanceof Map)) throw new ConfigError(`--store file:${this.path}: ${formatError(parsed)}`);
     this.apply(text, parsed);
     this.statSignature = await this.signature();
@@ -101,6 +104,8 @@ export class FileStore implements UserStore {
   async authorize(username: string, key: ClientKey): Promise<AuthDecision> {
     const user = this.users.get(username);
     if (!user) return { ok: false, reason: 'unknown user' };
+    const badKey = offeredKeyProblem(key.data);
+    if (badKey) return { ok: false, reason: badKey };
     if (!constantTimeIncludes(user.keys, key.data)) return { ok: false, reason: 'public key not registered for this user' };
     if (user.route) return { ok: true, user: { name: user.name, route: user.route } };
     const f = user.folder!;
@@ -196,7 +201,7 @@ export class FileStore implements UserStore {
     }
     this.missingReported = false;
     if (this.closed || text === this.lastText) return;
-    const parsed = parseUsersFile(text, this.opts);
+    const parsed = parseUsersFile(text, { ...this.opts, sftpPath: this.sftpRoot() });
     if (!(parsed instanceof Map)) {
       if (text !== this.lastBadText) {
         this.lastBadText = text;
@@ -206,6 +211,15 @@ export class FileStore implements UserStore {
       return;
     }
     this.apply(text, parsed);
+  }
+
+  /** sftp_path as it really is (the operator may have made it a symlink), or as written while it does not exist. */
+  private sftpRoot(): string {
+    try {
+      return realpathSync(this.opts.sftpPath);
+    } catch {
+      return path.resolve(this.opts.sftpPath);
+    }
   }
 
   private apply(text: string, users: Map<string, FileUser>): void {
@@ -231,8 +245,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parse and validate a users file: all of it is good, or the first problem with its location. */
-export function parseUsersFile(text: string, opts: Pick<FileStoreOptions, 'routeDefaults'>): Map<string, FileUser> | UsersFileError {
+/**
+ * Parse and validate a users file: all of it is good, or the first problem with its location.
+ * `sftpPath` (resolved) is where relative folders are, for the check that no two folders overlap.
+ */
+export function parseUsersFile(text: string, opts: Pick<FileStoreOptions, 'routeDefaults' | 'sftpPath'>): Map<string, FileUser> | UsersFileError {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -301,7 +318,31 @@ export function parseUsersFile(text: string, opts: Pick<FileStoreOptions, 'route
     }
     users.set(name, user);
   }
-  return users;
+  const overlap = folderOverlapProblem(users, path.resolve(opts.sftpPath));
+  return overlap ? { problem: overlap.problem, ...locate(text, overlap.user) } : users;
+}
+
+/** Two users whose folders are the same or one inside the other, or a folder holding sftp_path itself. */
+function folderOverlapProblem(users: Map<string, FileUser>, root: string): { problem: string; user: string } | undefined {
+  const owners: FolderOwner[] = [];
+  const absolute: FolderOwner[] = [];
+  for (const u of users.values()) {
+    if (!u.folder) continue;
+    const owner = { user: u.name, folder: 'relative' in u.folder ? path.join(root, u.folder.relative) : u.folder.absolute };
+    owners.push(owner);
+    if ('absolute' in u.folder) absolute.push(owner);
+  }
+  const found = findOverlap(owners, absolute, root);
+  if (!found) return undefined;
+  const who = (o: FolderOwner): string => `users[${JSON.stringify(o.user)}]`;
+  if (found.kind === 'contains-root') {
+    return { user: found.owner.user, problem: `${who(found.owner)}: "folder" ${found.owner.folder} is or contains sftp_path ${root}, where the relative folders are` };
+  }
+  const { outer, inner } = found;
+  if (found.kind === 'same') {
+    return { user: inner.user, problem: `${who(inner)} and ${who(outer)} have the same folder ${inner.folder}: two users never share a folder` };
+  }
+  return { user: inner.user, problem: `${who(inner)}: "folder" ${inner.folder} is inside the folder of ${who(outer)} (${outer.folder}): users' folders may not be inside one another` };
 }
 
 /** Where `"key":` first appears, so semantic errors point at a line too. Best effort. */

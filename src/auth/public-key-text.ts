@@ -11,6 +11,16 @@ export interface ParsedPublicKey {
 
 /** Longer than any real public key line (an RSA-16384 .pub line is about 2.8 kB). */
 export const MAX_KEY_TEXT = 16384;
+/**
+ * Larger than any real key blob (RSA-16384: about 2 kB). A client may offer a blob of up to ~33 KB
+ * (ssh2's packet limit); stores refuse larger than this before comparing or looking it up.
+ */
+export const MAX_KEY_BLOB = 8192;
+
+/** Why a key blob a client offered is not worth looking at, or undefined. */
+export function offeredKeyProblem(blob: Buffer): string | undefined {
+  return blob.length > MAX_KEY_BLOB ? `public key blob of ${blob.length} bytes, larger than any real key` : undefined;
+}
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const ALGO = /^[A-Za-z0-9@.+_-]{1,64}$/;

@@ -1,14 +1,22 @@
-// The original pysftpproxy schema, read live at every login:
+// The original pysftpproxy schema, read live at every login (every read bounded in size):
 //   pysftpproxy:pubkey:<base64 key blob>  -> user name (must equal the login name)
 //   pysftpproxy:user:<name>               -> hash remote, port, user, home [, key, hostkey]
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { constantTimeEqual } from './constant-time.js';
+import { loginNameProblem, MAX_LOGIN_NAME } from './login-name.js';
 import { parseRoute, type RouteDefaults } from './parse-route.js';
+import { offeredKeyProblem } from './public-key-text.js';
 import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserStore } from './user-store.js';
 
 export const PUBKEY_PREFIX = 'pysftpproxy:pubkey:';
 export const USER_PREFIX = 'pysftpproxy:user:';
+
+/** Longest route field read; longer ones are refused by their length, unread. */
+export const MAX_ROUTE_FIELD = 4096;
+const ROUTE_FIELDS = ['remote', 'port', 'user', 'home', 'key', 'hostkey'] as const;
+
+type Reply = [Error | null, unknown];
 
 export class RedisPysftpproxyStore implements UserStore {
   readonly kind = 'redis-pysftpproxy';
@@ -20,36 +28,63 @@ export class RedisPysftpproxyStore implements UserStore {
   }
 
   async authorize(username: string, key: ClientKey): Promise<AuthDecision> {
+    // Both become Redis key names: bounded before they get there.
+    const badName = loginNameProblem(username);
+    if (badName) return { ok: false, reason: `unknown user: the name ${badName}` };
+    const badKey = offeredKeyProblem(key.data);
+    if (badKey) return { ok: false, reason: badKey };
     const keyName = PUBKEY_PREFIX + key.data.toString('base64');
-    let results: Array<[Error | null, unknown]> | null;
-    try {
-      // One round trip: the route is fetched for the login name; it is only used if the key is theirs.
-      results = await this.redis.multi().get(keyName).hgetall(USER_PREFIX + username).exec();
-      if (!results) throw new Error('transaction aborted');
-    } catch (err) {
-      throw new StoreUnavailableError(`redis: ${(err as Error).message}`);
-    }
+    const userKey = USER_PREFIX + username;
+
+    // Sizes first and the owner bounded (GETRANGE), so a 100 MB value is never read; the route
+    // itself only once the key is this user's.
+    const probe = this.redis.multi().getrange(keyName, 0, MAX_LOGIN_NAME).hlen(userKey);
+    for (const f of ROUTE_FIELDS) probe.hstrlen(userKey, f);
+    const sizes = await this.exec(probe);
     // A command's own error (WRONGTYPE: the key holds another type) is bad data, not an outage.
-    const [[ownerErr, ownerValue], [routeErr, routeValue]] = results as [[Error | null, unknown], [Error | null, unknown]];
-    for (const [err, name, want] of [[ownerErr, keyName, 'a string (the user name)'], [routeErr, USER_PREFIX + username, 'a hash']] as const) {
+    const [[ownerErr, ownerValue], [routeErr, fieldCount]] = sizes as [Reply, Reply];
+    for (const [err, name, want] of [[ownerErr, keyName, 'a string (the user name)'], [routeErr, userKey, 'a hash']] as const) {
       if (!err) continue;
       this.log.warn({ user: username, key: name, problem: err.message }, 'bad data in redis');
       return { ok: false, reason: `bad data in ${name}: expected ${want} (${err.message.split(' ')[0]})` };
     }
-    const owner = ownerValue as string | null;
-    const fields = routeValue as Record<string, string>;
-    if (owner === null) return { ok: false, reason: 'public key not registered' };
+    const owner = ownerValue as string;
+    if (owner === '') return { ok: false, reason: 'public key not registered' };
     if (!constantTimeEqual(owner, username)) return { ok: false, reason: 'public key belongs to another user' };
-    if (Object.keys(fields).length === 0) return { ok: false, reason: `no route: ${USER_PREFIX}${username} is missing` };
+    if (fieldCount === 0) return { ok: false, reason: `no route: ${userKey} is missing` };
+    const tooLong = ROUTE_FIELDS.find((_, i) => (sizes[2 + i]![1] as number) > MAX_ROUTE_FIELD);
+    if (tooLong) {
+      const problem = `field "${tooLong}" is ${sizes[2 + ROUTE_FIELDS.indexOf(tooLong)]![1] as number} bytes long`;
+      this.log.warn({ user: username, key: userKey, problem }, 'bad route data in redis');
+      return { ok: false, reason: `bad route in ${userKey}: ${problem}` };
+    }
+
+    const [[valuesErr, values]] = (await this.exec(this.redis.multi().hmget(userKey, ...ROUTE_FIELDS))) as [Reply];
+    if (valuesErr) return { ok: false, reason: `bad data in ${userKey}: ${valuesErr.message.split(' ')[0]}` };
+    const fields: Record<string, string> = {};
+    ROUTE_FIELDS.forEach((f, i) => {
+      const v = (values as Array<string | null>)[i];
+      if (v !== null && v !== undefined) fields[f] = v;
+    });
     const route = parseRoute(fields, this.defaults);
     if ('error' in route) {
-      this.log.warn({ user: username, key: USER_PREFIX + username, problem: route.error }, 'bad route data in redis');
-      return { ok: false, reason: `bad route in ${USER_PREFIX}${username}: ${route.error}` };
+      this.log.warn({ user: username, key: userKey, problem: route.error }, 'bad route data in redis');
+      return { ok: false, reason: `bad route in ${userKey}: ${route.error}` };
     }
     return { ok: true, user: { name: username, route } };
   }
 
   async close(): Promise<void> {
     // The connection is shared and closed by its owner (main.ts).
+  }
+
+  private async exec(m: ReturnType<Redis['multi']>): Promise<Reply[]> {
+    try {
+      const results = await m.exec();
+      if (!results) throw new Error('transaction aborted');
+      return results as Reply[];
+    } catch (err) {
+      throw new StoreUnavailableError(`redis: ${(err as Error).message}`);
+    }
   }
 }

@@ -1,6 +1,7 @@
 // Local mode: each user's folder is one directory directly under sftp_path. Store data names it;
 // these helpers refuse any name that could reach outside sftp_path, create what is missing, and
 // return the canonical (realpath) folder the SFTP server then serves as `/`.
+import { randomBytes } from 'node:crypto';
 import { mkdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -28,18 +29,17 @@ export function folderNameProblem(name: unknown): string | undefined {
 }
 
 /**
- * A safe folder name derived from a user name: characters outside `[A-Za-z0-9._-]` become `_`,
- * runs of dots collapse, no leading dot. `taken` says whether another user already has a name;
- * then (or if nothing usable is left) `-<id>` / `user-<id>` makes it unique.
+ * Safe folder names for a user, best first: the user name with characters outside `[A-Za-z0-9._-]`
+ * made `_`, runs of dots collapsed and no leading dot; then `<name>-<id>`, `user-<id>` and a
+ * random one. The solt store claims the first one no other user holds.
  */
-export function folderNameFor(userName: string, id: string, taken: (name: string) => boolean = () => false): string {
+export function folderNameCandidates(userName: string, id: string): string[] {
   const clean = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.{2,}/g, '.').replace(/^\.+/, '').slice(0, 100);
   const base = clean(userName);
-  const safeId = clean(id) || 'x';
+  const safeId = clean(id).slice(0, 100) || 'x';
   const candidates = base && base !== '_' ? [base, `${base}-${safeId}`] : [];
-  candidates.push(`user-${safeId}`);
-  for (const c of candidates) if (!folderNameProblem(c) && !taken(c)) return c;
-  return `user-${safeId}-${Date.now().toString(36)}`;
+  candidates.push(`user-${safeId}`, `user-${safeId}-${randomBytes(6).toString('hex')}`);
+  return candidates.filter((c) => !folderNameProblem(c));
 }
 
 /** True if `p` is strictly inside `root` (both absolute, already resolved). Not fooled by `root` being a name prefix. */
@@ -49,8 +49,9 @@ export function isInside(root: string, p: string): boolean {
 }
 
 /**
- * Make sure `<root>/<name>` exists (creating root and folder, mode 0755) and really lies inside
- * root: a symlink pointing elsewhere (for example to a sibling `<root>-other`) is refused.
+ * Make sure `<root>/<name>` exists (creating root and folder, mode 0755) and is a real directory
+ * there: a symlink is refused, whether it points outside root (for example to a sibling
+ * `<root>-other`) or at another user's folder inside it. Root itself may be a symlink (the operator's).
  */
 export async function ensureUserFolder(root: string, name: string): Promise<FolderResult> {
   const problem = folderNameProblem(name);
@@ -70,10 +71,17 @@ export async function ensureUserFolder(root: string, name: string): Promise<Fold
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return { error: `cannot create folder ${folder}: ${errText(err)}` };
   }
-  return checkDirectory(folder, created, (real) => isInside(rootReal, real) ? undefined : `folder ${folder} resolves to ${real}, outside ${rootReal}`);
+  return checkDirectory(folder, created, (real) => {
+    if (!isInside(rootReal, real)) return `folder ${folder} resolves to ${real}, outside ${rootReal}`;
+    return real === folder ? undefined : `folder ${folder} is a symlink to ${real}: a user's folder must be a real directory`;
+  });
 }
 
-/** An absolute folder written by the operator (users file): created if missing, no confinement. */
+/**
+ * An absolute folder written by the operator (users file): created if missing. No component of
+ * its path may be a symlink: the users file is checked for folders inside one another by their
+ * paths as written, which only holds if they are the real paths.
+ */
 export async function ensureAbsoluteFolder(folder: string): Promise<FolderResult> {
   if (!path.isAbsolute(folder) || folder.includes('\0')) return { error: `folder ${JSON.stringify(folder)} is not a usable absolute path` };
   let created = false;
@@ -82,7 +90,9 @@ export async function ensureAbsoluteFolder(folder: string): Promise<FolderResult
   } catch (err) {
     return { error: `cannot create folder ${folder}: ${errText(err)}` };
   }
-  return checkDirectory(folder, created, () => undefined);
+  const resolved = path.resolve(folder);
+  return checkDirectory(folder, created, (real) => real === resolved ? undefined
+    : `folder ${folder} resolves to ${real} through a symlink: write the real path in the users file`);
 }
 
 async function checkDirectory(folder: string, created: boolean, confine: (real: string) => string | undefined): Promise<FolderResult> {

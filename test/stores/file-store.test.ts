@@ -185,7 +185,7 @@ describe('file store', () => {
   });
 
   test('entries are validated: keys, folder xor route, route fields', () => {
-    const opts = { routeDefaults: { clientUser: 'root' } };
+    const opts = { routeDefaults: { clientUser: 'root' }, sftpPath: '/srv/sftp' };
     const problem = (users: unknown): string => {
       const r = parseUsersFile(JSON.stringify({ users }), opts);
       assert.ok(!(r instanceof Map), `expected a rejection for ${JSON.stringify(users)}`);

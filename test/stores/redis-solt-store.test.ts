@@ -3,15 +3,14 @@
  * creation and write-back, hostile data, outages and the reconnect reload.
  */
 import assert from 'node:assert/strict';
-import { lstat, mkdir, readdir, realpath, stat, symlink } from 'node:fs/promises';
+import { mkdir, readdir, realpath, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import type { Redis } from 'ioredis';
-import { RedisSoltStore, SOLT_USERS_KEY, soltKeysKey, soltUserKey, type RedisSoltOptions } from '../../src/auth/redis-solt-store.js';
+import { after, before, describe, test } from 'node:test';
+import { SOLT_USERS_KEY, soltKeysKey, soltUserKey } from '../../src/auth/redis-solt-store.js';
 import { StoreUnavailableError } from '../../src/auth/user-store.js';
-import { createRedis } from '../../src/redis/redis-connection.js';
-import { generateKey, makeTempDir, startRedis, type GeneratedKey, type RedisHandle, type TempDir } from '../harness/index.js';
-import { accepted, captureLog, clientKey, refusedWith, waitFor, waitForDecision, type CapturedLog } from './helpers.js';
+import { generateKey, makeTempDir, type GeneratedKey, type TempDir } from '../harness/index.js';
+import { accepted, clientKey, refusedWith, waitFor, waitForDecision } from './helpers.js';
+import { addUser, isDir, soltSetup as setup } from './solt-setup.js';
 
 const HOUR = 3_600_000;
 
@@ -27,58 +26,6 @@ before(async () => {
   ]);
 });
 after(() => keysDir.cleanup());
-
-interface Setup {
-  redis: RedisHandle;
-  admin: Redis;
-  sftpPath: string;
-  tmp: TempDir;
-  cap: CapturedLog;
-  make(opts?: Partial<RedisSoltOptions>): RedisSoltStore;
-}
-
-/** A private redis-server, an admin client on db 1, a captured logger and a store factory; all cleaned up. */
-async function setup(t: TestContext, opts: { redisDown?: boolean } = {}): Promise<Setup> {
-  const redis = await startRedis();
-  const tmp = await makeTempDir('solt-store-');
-  const cap = captureLog();
-  if (opts.redisDown) await redis.stop();
-  const conn = createRedis({ redisHost: '127.0.0.1', redisPort: redis.port, redisDb: 1 }, cap.log, 'serving the last known users');
-  const stores: RedisSoltStore[] = [];
-  t.after(async () => {
-    for (const s of stores) await s.close();
-    conn.disconnect();
-    await redis.close();
-    await tmp.cleanup();
-  });
-  return {
-    redis,
-    admin: redis.client(1),
-    sftpPath: join(tmp.path, 'files'),
-    tmp,
-    cap,
-    make(o = {}) {
-      const s = new RedisSoltStore(conn, { sftpPath: join(tmp.path, 'files'), channel: 'sftp_users', ...o }, cap.log);
-      stores.push(s);
-      return s;
-    },
-  };
-}
-
-async function addUser(admin: Redis, id: string, fields: Record<string, string>, keys: Array<string | Buffer>): Promise<void> {
-  const m = admin.multi().sadd(SOLT_USERS_KEY, id).del(soltUserKey(id), soltKeysKey(id)).hset(soltUserKey(id), fields);
-  if (keys.length) m.sadd(soltKeysKey(id), ...keys);
-  const res = await m.exec();
-  for (const [err] of res ?? []) if (err) throw err;
-}
-
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await lstat(p)).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 describe('redis-solt store', () => {
   test('loads every user at start; name, active flag and keys decide', async (t) => {
@@ -235,10 +182,10 @@ describe('redis-solt store', () => {
     const good = await store.authorize('good', clientKey(k1));
     assert.ok(good.ok && good.user.folder === join(await realpath(s.sftpPath), 'good'));
 
-    // A full re-read (unknown name) finds the same bad data and does not log it again.
+    // A re-read for an unknown name does not fetch the bad users again, nor log them again.
     const before = warnings();
     assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, reason: 'unknown user' });
-    assert.equal(s.cap.find('users loaded', { reason: 'unknown user' }).length, 1);
+    assert.equal(s.cap.find('user ids re-read for an unknown name', { fetched: 0 }).length, 1);
     assert.equal(warnings(), before);
 
     await s.admin.publish('sftp_users', 'z'.repeat(1000));
@@ -262,7 +209,7 @@ describe('redis-solt store', () => {
     await waitFor('outage noticed', () => s.cap.find('redis unavailable: serving the last known users').length > 0);
     // An unknown name makes the store try a full re-read, which fails: the known users must stay.
     assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, reason: 'unknown user' });
-    assert.equal(s.cap.find('loading users from redis failed: keeping the last known users, retrying').length, 1);
+    assert.equal(s.cap.find('reading user ids from redis failed: keeping the last known users, retrying').length, 1);
     const during = await store.authorize('alice', clientKey(k1));
     assert.ok(during.ok && during.user.folder?.endsWith('/alice'), 'last known state serves logins during the outage');
 
@@ -277,7 +224,7 @@ describe('redis-solt store', () => {
     await waitForDecision(store, 'alice', k2, 'pub/sub after reconnect', refusedWith('user inactive'));
   });
 
-  test('a login by an unknown name re-reads all users once (concurrent logins share it, then rate-limited)', async (t) => {
+  test('a login by an unknown name reads the new ids once (concurrent logins share it, then rate-limited)', async (t) => {
     const s = await setup(t);
     await addUser(s.admin, '1', { name: 'alice', folder: 'alice', active: 'True' }, [k1.blobBase64]);
     const store = s.make({ unknownUserRereadMs: HOUR });
@@ -286,11 +233,12 @@ describe('redis-solt store', () => {
     await addUser(s.admin, '2', { name: 'zed', folder: 'zed', active: 'True' }, [k2.blobBase64]); // no publish
     const decisions = await Promise.all([1, 2, 3, 4, 5].map(() => store.authorize('zed', clientKey(k2))));
     assert.ok(decisions.every((d) => d.ok), JSON.stringify(decisions));
-    assert.equal(s.cap.find('users loaded', { reason: 'unknown user' }).length, 1);
+    assert.equal(s.cap.find('user ids re-read for an unknown name', { ids: 2, fetched: 1 }).length, 1, 'only the new id is fetched');
 
     await addUser(s.admin, '3', { name: 'yan', folder: 'yan', active: 'True' }, [k3.blobBase64]);
     assert.deepEqual(await store.authorize('yan', clientKey(k3)), { ok: false, reason: 'unknown user' });
-    assert.equal(s.cap.find('users loaded', { reason: 'unknown user' }).length, 1, 'rate-limited');
+    assert.equal(s.cap.find('user ids re-read for an unknown name').length, 1, 'rate-limited');
+    assert.equal(s.cap.find('users loaded').length, 1, 'no full reload but the one at start');
   });
 
   test('start() with redis down does not throw; logins are refused until the first load, then served', async (t) => {
