@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/config-error.js';
 import { constantTimeIncludes } from './constant-time.js';
 import { findOverlap, type FolderOwner } from './folder-overlap.js';
+import { parsePermissions, type ParsedPermissions } from '../policy/permissions.js';
 import { describe, parseRoute, type RouteDefaults } from './parse-route.js';
 import { offeredKeyProblem, parsePublicKeyText } from './public-key-text.js';
 import { ensureAbsoluteFolder, ensureUserFolder, folderNameProblem } from './user-folder.js';
@@ -45,6 +46,8 @@ interface FileUser {
   route?: Route;
   /** Relative to sftp_path (validated), or absolute. */
   folder?: { relative: string } | { absolute: string };
+  /** Unusable permissions refuse this user's logins only (the rest of the file still applies). */
+  permissions: ParsedPermissions;
 }
 
 export interface UsersFileError {
@@ -55,7 +58,7 @@ export interface UsersFileError {
 
 const MAX_NAME = 256;
 const ROUTE_FIELDS = new Set(['remote', 'port', 'user', 'home', 'key', 'hostkey']);
-const USER_FIELDS = new Set(['keys', 'folder', 'route']);
+const USER_FIELDS = new Set(['keys', 'folder', 'route', 'permissions']);
 
 export class FileStore implements UserStore {
   readonly kind = 'file';
@@ -103,19 +106,23 @@ export class FileStore implements UserStore {
 
   async authorize(username: string, key: ClientKey): Promise<AuthDecision> {
     const user = this.users.get(username);
-    if (!user) return { ok: false, reason: 'unknown user' };
+    if (!user) return { ok: false, code: 'unknown-user', reason: 'unknown user' };
     const badKey = offeredKeyProblem(key.data);
-    if (badKey) return { ok: false, reason: badKey };
-    if (!constantTimeIncludes(user.keys, key.data)) return { ok: false, reason: 'public key not registered for this user' };
-    if (user.route) return { ok: true, user: { name: user.name, route: user.route } };
+    if (badKey) return { ok: false, code: 'unknown-key', reason: badKey };
+    if (!constantTimeIncludes(user.keys, key.data)) return { ok: false, code: 'wrong-key', reason: 'public key not registered for this user' };
+    if (!user.permissions.ok) {
+      return { ok: false, code: 'bad-data', reason: `users[${JSON.stringify(user.name)}] in ${this.path}: permission ${JSON.stringify(user.permissions.word)} ${user.permissions.problem}` };
+    }
+    const policy = { permissions: user.permissions.permissions };
+    if (user.route) return { ok: true, user: { name: user.name, target: { kind: 'upstream', route: user.route }, policy } };
     const f = user.folder!;
     const result = 'relative' in f ? await ensureUserFolder(this.opts.sftpPath, f.relative) : await ensureAbsoluteFolder(f.absolute);
     if ('error' in result) {
       this.log.error({ path: this.path, user: user.name, problem: result.error }, 'user folder unusable: logins refused');
-      return { ok: false, reason: result.error };
+      return { ok: false, code: 'bad-data', reason: result.error };
     }
     if (result.created) this.log.info({ user: user.name, folder: result.path }, 'user folder created');
-    return { ok: true, user: { name: user.name, folder: result.path } };
+    return { ok: true, user: { name: user.name, target: { kind: 'folder', path: result.path }, policy } };
   }
 
   async close(): Promise<void> {
@@ -227,6 +234,12 @@ export class FileStore implements UserStore {
     this.lastText = text;
     this.lastBadText = undefined;
     this.log.info({ path: this.path, users: users.size }, 'users file loaded');
+    for (const u of users.values()) {
+      if (!u.permissions.ok) {
+        this.log.error({ path: this.path, user: u.name, field: 'permissions', word: u.permissions.word, problem: u.permissions.problem },
+          'bad permissions in the users file: this user\'s logins are refused');
+      }
+    }
   }
 }
 
@@ -276,7 +289,7 @@ export function parseUsersFile(text: string, opts: Pick<FileStoreOptions, 'route
     if (name.length === 0 || name.length > MAX_NAME || /[\x00-\x1f\x7f]/.test(name)) return fail('not a usable user name');
     if (!isObject(entry)) return fail('must be an object with "keys" and "folder" or "route"');
     for (const k of Object.keys(entry)) {
-      if (!USER_FIELDS.has(k) && !k.startsWith('_')) return fail(`unknown field ${JSON.stringify(k)} (expected keys, folder or route)`);
+      if (!USER_FIELDS.has(k) && !k.startsWith('_')) return fail(`unknown field ${JSON.stringify(k)} (expected keys, folder, route or permissions)`);
     }
     const keysValue = entry['keys'];
     if (!Array.isArray(keysValue)) return fail('"keys" must be a list of public keys');
@@ -286,7 +299,9 @@ export function parseUsersFile(text: string, opts: Pick<FileStoreOptions, 'route
       if ('error' in parsed) return fail(`keys[${i}] ${typeof k === 'string' ? describe(k.slice(0, 60)) : ''} is not a public key: ${parsed.error}`);
       keys.push(parsed.blob);
     }
-    const user: FileUser = { name, keys };
+    const perms = entry['permissions'];
+    if (perms !== undefined && typeof perms !== 'string') return fail('"permissions" must be a string such as "read-only" or "list,download,upload"');
+    const user: FileUser = { name, keys, permissions: parsePermissions(perms) };
     const hasFolder = entry['folder'] !== undefined;
     const hasRoute = entry['route'] !== undefined;
     if (hasFolder === hasRoute) return fail('needs exactly one of "folder" (local mode) or "route" (proxy mode)');

@@ -1,10 +1,11 @@
 // The original pysftpproxy schema, read live at every login (every read bounded in size):
 //   pysftpproxy:pubkey:<base64 key blob>  -> user name (must equal the login name)
-//   pysftpproxy:user:<name>               -> hash remote, port, user, home [, key, hostkey]
+//   pysftpproxy:user:<name>               -> hash remote, port, user, home [, key, hostkey, permissions]
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { constantTimeEqual } from './constant-time.js';
 import { loginNameProblem, MAX_LOGIN_NAME } from './login-name.js';
+import { parsePermissions } from '../policy/permissions.js';
 import { parseRoute, type RouteDefaults } from './parse-route.js';
 import { offeredKeyProblem } from './public-key-text.js';
 import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserStore } from './user-store.js';
@@ -14,7 +15,7 @@ export const USER_PREFIX = 'pysftpproxy:user:';
 
 /** Longest route field read; longer ones are refused by their length, unread. */
 export const MAX_ROUTE_FIELD = 4096;
-const ROUTE_FIELDS = ['remote', 'port', 'user', 'home', 'key', 'hostkey'] as const;
+const ROUTE_FIELDS = ['remote', 'port', 'user', 'home', 'key', 'hostkey', 'permissions'] as const;
 
 type Reply = [Error | null, unknown];
 
@@ -30,9 +31,9 @@ export class RedisPysftpproxyStore implements UserStore {
   async authorize(username: string, key: ClientKey): Promise<AuthDecision> {
     // Both become Redis key names: bounded before they get there.
     const badName = loginNameProblem(username);
-    if (badName) return { ok: false, reason: `unknown user: the name ${badName}` };
+    if (badName) return { ok: false, code: 'unknown-user', reason: `unknown user: the name ${badName}` };
     const badKey = offeredKeyProblem(key.data);
-    if (badKey) return { ok: false, reason: badKey };
+    if (badKey) return { ok: false, code: 'unknown-key', reason: badKey };
     const keyName = PUBKEY_PREFIX + key.data.toString('base64');
     const userKey = USER_PREFIX + username;
 
@@ -46,21 +47,21 @@ export class RedisPysftpproxyStore implements UserStore {
     for (const [err, name, want] of [[ownerErr, keyName, 'a string (the user name)'], [routeErr, userKey, 'a hash']] as const) {
       if (!err) continue;
       this.log.warn({ user: username, key: name, problem: err.message }, 'bad data in redis');
-      return { ok: false, reason: `bad data in ${name}: expected ${want} (${err.message.split(' ')[0]})` };
+      return { ok: false, code: 'bad-data', reason: `bad data in ${name}: expected ${want} (${err.message.split(' ')[0]})` };
     }
     const owner = ownerValue as string;
-    if (owner === '') return { ok: false, reason: 'public key not registered' };
-    if (!constantTimeEqual(owner, username)) return { ok: false, reason: 'public key belongs to another user' };
-    if (fieldCount === 0) return { ok: false, reason: `no route: ${userKey} is missing` };
+    if (owner === '') return { ok: false, code: 'unknown-key', reason: 'public key not registered' };
+    if (!constantTimeEqual(owner, username)) return { ok: false, code: 'wrong-key', reason: 'public key belongs to another user' };
+    if (fieldCount === 0) return { ok: false, code: 'bad-data', reason: `no route: ${userKey} is missing` };
     const tooLong = ROUTE_FIELDS.find((_, i) => (sizes[2 + i]![1] as number) > MAX_ROUTE_FIELD);
     if (tooLong) {
       const problem = `field "${tooLong}" is ${sizes[2 + ROUTE_FIELDS.indexOf(tooLong)]![1] as number} bytes long`;
       this.log.warn({ user: username, key: userKey, problem }, 'bad route data in redis');
-      return { ok: false, reason: `bad route in ${userKey}: ${problem}` };
+      return { ok: false, code: 'bad-data', reason: `bad route in ${userKey}: ${problem}` };
     }
 
     const [[valuesErr, values]] = (await this.exec(this.redis.multi().hmget(userKey, ...ROUTE_FIELDS))) as [Reply];
-    if (valuesErr) return { ok: false, reason: `bad data in ${userKey}: ${valuesErr.message.split(' ')[0]}` };
+    if (valuesErr) return { ok: false, code: 'bad-data', reason: `bad data in ${userKey}: ${valuesErr.message.split(' ')[0]}` };
     const fields: Record<string, string> = {};
     ROUTE_FIELDS.forEach((f, i) => {
       const v = (values as Array<string | null>)[i];
@@ -69,9 +70,14 @@ export class RedisPysftpproxyStore implements UserStore {
     const route = parseRoute(fields, this.defaults);
     if ('error' in route) {
       this.log.warn({ user: username, key: userKey, problem: route.error }, 'bad route data in redis');
-      return { ok: false, reason: `bad route in ${userKey}: ${route.error}` };
+      return { ok: false, code: 'bad-data', reason: `bad route in ${userKey}: ${route.error}` };
     }
-    return { ok: true, user: { name: username, route } };
+    const permissions = parsePermissions(fields['permissions']);
+    if (!permissions.ok) {
+      this.log.warn({ user: username, key: userKey, field: 'permissions', word: permissions.word, problem: permissions.problem }, 'bad route data in redis');
+      return { ok: false, code: 'bad-data', reason: `bad permissions in ${userKey}: ${JSON.stringify(permissions.word)} ${permissions.problem}` };
+    }
+    return { ok: true, user: { name: username, target: { kind: 'upstream', route }, policy: { permissions: permissions.permissions } } };
   }
 
   async close(): Promise<void> {

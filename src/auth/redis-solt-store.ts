@@ -158,24 +158,24 @@ export class RedisSoltStore implements UserStore {
     if (!candidates) {
       // No user can have such a name: no re-read, nothing remembered.
       const bad = loginNameProblem(username);
-      if (bad) return { ok: false, reason: `unknown user: the name ${bad}` };
+      if (bad) return { ok: false, code: 'unknown-user', reason: `unknown user: the name ${bad}` };
       await this.unknownNames.before(username);
       candidates = this.byName.get(username);
-      if (!candidates) return { ok: false, reason: 'unknown user' };
+      if (!candidates) return { ok: false, code: 'unknown-user', reason: 'unknown user' };
     }
     const badKey = offeredKeyProblem(key.data);
-    if (badKey) return { ok: false, reason: badKey };
+    if (badKey) return { ok: false, code: 'unknown-key', reason: badKey };
     const matching = candidates.filter((u) => constantTimeIncludes(u.keys, key.data));
-    if (matching.length === 0) return { ok: false, reason: 'public key not registered for this user' };
+    if (matching.length === 0) return { ok: false, code: 'wrong-key', reason: 'public key not registered for this user' };
     if (matching.length > 1) {
-      return { ok: false, reason: `ambiguous: ${matching.map((u) => soltUserKey(u.id)).join(', ')} share this name and key` };
+      return { ok: false, code: 'bad-data', reason: `ambiguous: ${matching.map((u) => soltUserKey(u.id)).join(', ')} share this name and key` };
     }
     const user = matching[0]!;
-    if (!user.active) return { ok: false, reason: 'user inactive' };
-    if (user.problem) return { ok: false, reason: user.problem };
+    if (!user.active) return { ok: false, code: 'inactive', reason: 'user inactive' };
+    if (user.problem) return { ok: false, code: 'bad-data', reason: user.problem };
     const folder = await this.ensureFolder(user);
-    if ('error' in folder) return { ok: false, reason: folder.error };
-    return { ok: true, user: { name: user.name, folder: folder.path } };
+    if ('error' in folder) return { ok: false, code: 'bad-data', reason: folder.error };
+    return { ok: true, user: { name: user.name, target: { kind: 'folder', path: folder.path }, policy: { permissions: user.permissions } } };
   }
 
   async close(): Promise<void> {

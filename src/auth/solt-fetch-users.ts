@@ -24,7 +24,7 @@ export type RawUser =
   | {
       kind: 'hash';
       member: boolean;
-      fields: Partial<Record<'name' | 'folder' | 'active', Bounded>>;
+      fields: Partial<Record<SoltField, Bounded>>;
       keys: { type: string } | { tooMany: number } | { members: Bounded[] };
     };
 
@@ -44,9 +44,10 @@ local function one(id, hash, keys)
   if type(fieldCount) == 'table' then return {redis.call('TYPE', hash).ok, member} end
   if fieldCount == 0 then return {'none', member} end
   local out = {'hash', member}
-  local lengths = {redis.call('HSTRLEN', hash, 'name'), redis.call('HSTRLEN', hash, 'folder'), redis.call('HSTRLEN', hash, 'active')}
-  local values = redis.call('HMGET', hash, 'name', 'folder', 'active')
-  for i = 1, 3 do
+  local lengths = {redis.call('HSTRLEN', hash, 'name'), redis.call('HSTRLEN', hash, 'folder'), redis.call('HSTRLEN', hash, 'active'),
+    redis.call('HSTRLEN', hash, 'permissions')}
+  local values = redis.call('HMGET', hash, 'name', 'folder', 'active', 'permissions')
+  for i = 1, 4 do
     if lengths[i] > maxField then out[#out + 1] = 'l:' .. lengths[i]
     elseif values[i] then out[#out + 1] = 'v:' .. values[i]
     else out[#out + 1] = 'm' end
@@ -71,6 +72,10 @@ for i = 5, #ARGV do
 end
 return all`);
 
+/** The hash fields read, in the script's order. */
+const SOLT_FIELDS = ['name', 'folder', 'active', 'permissions'] as const;
+type SoltField = (typeof SOLT_FIELDS)[number];
+
 function bounded(item: unknown): Bounded | undefined {
   const s = String(item);
   if (s.startsWith('v:')) return { value: s.slice(2) };
@@ -82,16 +87,17 @@ function decode(reply: unknown[]): RawUser {
   const [hashType, member] = [String(reply[0]), reply[1] === 1];
   if (hashType === 'none') return { kind: 'none', member };
   if (hashType !== 'hash') return { kind: 'wrongtype', member, type: hashType };
-  const fields: Partial<Record<'name' | 'folder' | 'active', Bounded>> = {};
-  (['name', 'folder', 'active'] as const).forEach((f, i) => {
+  const fields: Partial<Record<SoltField, Bounded>> = {};
+  SOLT_FIELDS.forEach((f, i) => {
     const b = bounded(reply[2 + i]);
     if (b) fields[f] = b;
   });
-  const keysType = String(reply[5]);
+  const at = 2 + SOLT_FIELDS.length;
+  const keysType = String(reply[at]);
   let keys: { type: string } | { tooMany: number } | { members: Bounded[] };
   if (keysType !== 'set') keys = { type: keysType };
-  else if (Number(reply[6]) > MAX_KEYS) keys = { tooMany: Number(reply[6]) };
-  else keys = { members: reply.slice(7).map(bounded).filter((m): m is Bounded => m !== undefined) };
+  else if (Number(reply[at + 1]) > MAX_KEYS) keys = { tooMany: Number(reply[at + 1]) };
+  else keys = { members: reply.slice(at + 2).map(bounded).filter((m): m is Bounded => m !== undefined) };
   return { kind: 'hash', member, fields, keys };
 }
 

@@ -1,5 +1,6 @@
 // One solt user as read by solt-fetch-users.ts, validated: the user (or none: deleted, or unusable
 // at all) and the problems found, each naming its Redis key, for the store to log once.
+import { ALL_PERMISSIONS, parsePermissions, type Permissions } from '../policy/permissions.js';
 import { loginNameProblem, MAX_LOGIN_NAME } from './login-name.js';
 import { describe } from './parse-route.js';
 import { parsePublicKeyText } from './public-key-text.js';
@@ -18,6 +19,7 @@ export interface SoltUser {
   claimed: boolean;
   /** Bad data that refuses every login of this user (already logged). */
   problem: string | undefined;
+  permissions: Permissions;
 }
 
 export interface SoltNote {
@@ -54,7 +56,7 @@ export function parseSoltUser(id: string, raw: RawUser): ParsedSoltUser {
   if (raw.kind === 'wrongtype') return ignored({ key: hashKey, problem: `WRONGTYPE: holds a ${raw.type}, not a hash` });
   if (raw.kind === 'none') return ignored(); // deleted
   if (!raw.member) return ignored({ key: hashKey, problem: `user hash exists but id is not in ${SOLT_USERS_KEY}` });
-  const { name, folder, active } = raw.fields;
+  const { name, folder, active, permissions } = raw.fields;
   const badName = nameProblem(name);
   if (badName || !name || !('value' in name)) return ignored({ key: hashKey, problem: badName ?? 'field "name" is unusable' });
 
@@ -66,7 +68,15 @@ export function parseSoltUser(id: string, raw: RawUser): ParsedSoltUser {
     folder: undefined,
     claimed: false,
     problem: undefined,
+    permissions: ALL_PERMISSIONS,
   };
+  const perms = permissions && 'value' in permissions ? parsePermissions(permissions.value)
+    : permissions ? { ok: false as const, word: '', problem: `is ${permissions.tooLong} bytes long` } : parsePermissions(undefined);
+  if (perms.ok) user.permissions = perms.permissions;
+  else {
+    user.problem = `bad permissions in ${hashKey}: ${JSON.stringify(perms.word)} ${perms.problem}`;
+    notes.push({ key: hashKey, problem: `field "permissions" ${JSON.stringify(perms.word)} ${perms.problem}: logins refused` });
+  }
   if (active && 'tooLong' in active) notes.push({ key: hashKey, problem: `field "active" is ${active.tooLong} bytes long: user inactive` });
   if (folder && 'tooLong' in folder) {
     user.problem = `bad folder in ${hashKey}: ${folder.tooLong} bytes long`;

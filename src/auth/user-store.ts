@@ -1,5 +1,6 @@
 // The auth seam: every place users come from (Redis pysftpproxy schema, Redis solt schema,
 // a users file, ...) is one class implementing UserStore. The SSH server knows only this.
+import type { Permissions } from '../policy/permissions.js';
 
 /** The public key a client offered: algorithm name and the SSH wire-format key blob. */
 export interface ClientKey {
@@ -21,19 +22,37 @@ export interface Route {
   hostKey?: string;
 }
 
+/** Where a user's sessions go: an upstream SFTP server (proxy mode) or a folder on disk (local mode). */
+export type Target =
+  | { kind: 'upstream'; route: Route }
+  /** `path`: absolute, canonical path of the folder served as `/`. */
+  | { kind: 'folder'; path: string };
+
+/** What the user may do, whichever target serves them. */
+export interface UserPolicy {
+  permissions: Permissions;
+}
+
 /** A user the store has let in, with what the backend needs to serve them. */
 export interface AuthorizedUser {
   name: string;
-  /** Proxy mode: the upstream to connect to. */
-  route?: Route;
-  /** Local mode: absolute path of the folder served as `/`. */
-  folder?: string;
+  target: Target;
+  policy: UserPolicy;
 }
+
+/**
+ * Why a login was refused, as a fixed set (metrics, brute-force scoring); the free text `reason`
+ * says the rest for the log.
+ * - unknown-user: no such user; unknown-key: the key is nobody's (both look like guessing)
+ * - wrong-key: the user exists but this key is not theirs (or belongs to another user)
+ * - inactive: the user is disabled; bad-data: the store's data for the user is unusable
+ */
+export type RefusalCode = 'unknown-user' | 'unknown-key' | 'wrong-key' | 'inactive' | 'bad-data';
 
 export type AuthDecision =
   | { ok: true; user: AuthorizedUser }
   /** `reason` is for the operator's log only, never sent to the client. */
-  | { ok: false; reason: string };
+  | { ok: false; code: RefusalCode; reason: string };
 
 /** Thrown when the backing store cannot be asked (Redis down, file unreadable). */
 export class StoreUnavailableError extends Error {

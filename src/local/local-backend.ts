@@ -13,11 +13,13 @@ export class LocalBackend implements Backend {
   constructor(private readonly opts: LocalBackendOptions) {}
 
   refusal(user: AuthorizedUser): string | undefined {
-    return user.folder ? undefined : 'the user has no folder, which local mode needs (a route entry?)';
+    return user.target.kind === 'folder' ? undefined : 'the user has a route, not a folder: local mode serves folders';
   }
 
   connect(ctx: ConnectionContext): BackendConnection {
-    return new LocalConnection(ctx.user.folder!, ctx.log, this.opts.maxHandles);
+    const target = ctx.user.target;
+    if (target.kind !== 'folder') throw new Error('local backend asked to serve an upstream user (refusal() let it in)');
+    return new LocalConnection(target.path, ctx.log, this.opts.maxHandles);
   }
 
   async close(): Promise<void> {}

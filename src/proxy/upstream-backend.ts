@@ -34,7 +34,7 @@ export class UpstreamBackend implements Backend {
   constructor(private readonly opts: UpstreamBackendOptions) {}
 
   refusal(user: AuthorizedUser, keyBlob: Buffer): string | undefined {
-    if (!user.route) return 'the user has no route, which proxy mode needs (a folder entry?)';
+    if (user.target.kind !== 'upstream') return 'the user has a folder, not a route: proxy mode serves routes';
     // A route leading back to this proxy would log in again with the proxy's own key, dialing
     // itself in a loop; no client ever needs the proxy's upstream keys.
     if (keyBlob.equals(this.opts.clientKey.publicBlob) || this.routeKeys.publicBlobs.has(keyBlob.toString('base64'))) {
@@ -44,7 +44,9 @@ export class UpstreamBackend implements Backend {
   }
 
   connect(ctx: ConnectionContext): BackendConnection {
-    return new UpstreamConnection(ctx.user.route!, ctx.log, { ...this.opts, routeKeys: this.routeKeys });
+    const target = ctx.user.target;
+    if (target.kind !== 'upstream') throw new Error('upstream backend asked to serve a folder user (refusal() let it in)');
+    return new UpstreamConnection(target.route, ctx.log, { ...this.opts, routeKeys: this.routeKeys });
   }
 
   async close(): Promise<void> {}

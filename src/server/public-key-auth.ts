@@ -9,6 +9,7 @@
 import type { AuthContext, PublicKeyAuthContext } from 'ssh2';
 import type { Logger } from 'pino';
 import { fingerprint } from '../keys/fingerprint.js';
+import { formatPermissions } from '../policy/permissions.js';
 import { StoreUnavailableError, type AuthorizedUser, type UserStore } from '../auth/user-store.js';
 import type { Backend } from './backend.js';
 import { clientText } from '../log/client-text.js';
@@ -90,8 +91,9 @@ export class PublicKeyAuth {
     if (unservable) return refuse(unservable);
     if (!ctx.signature) return void ctx.accept(); // "this key would do": the client now signs with it
     const u = decision.user;
-    this.opts.log.info({ user, key, upstream: u.route ? `${u.route.user}@${u.route.host}:${u.route.port}` : undefined,
-      folder: u.folder }, 'login accepted');
+    const t = u.target;
+    this.opts.log.info({ user, key, ...(t.kind === 'upstream' ? { upstream: `${t.route.user}@${t.route.host}:${t.route.port}` } : { folder: t.path }),
+      permissions: formatPermissions(u.policy.permissions) }, 'login accepted');
     // Before accepting: ssh2 may emit 'ready' inside accept().
     this.outcome.user = u;
     this.outcome.keyBlob = ctx.key.data;

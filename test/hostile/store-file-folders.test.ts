@@ -3,6 +3,7 @@
  * the inner folder for a symlink and lead the inner user out), and a folder with a symlink on its
  * path is refused at login. Real files, real symlinks.
  */
+import { ALL_PERMISSIONS } from '../../src/policy/permissions.js';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, realpath, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -92,7 +93,7 @@ describe('users file folders never overlap', () => {
     await replaceFile(s.file, users({ alice: 'alice', bob: 'bob', mallory: s.sftpPath }));
     const line = await waitFor('overlap logged', () => s.cap.find('users file rejected: keeping the previous users')[0]);
     assert.match(String(line.problem), /users\["mallory"\].*sftp_path/);
-    assert.deepEqual(await store.authorize('mallory', clientKey(k1)), { ok: false, reason: 'unknown user' });
+    assert.deepEqual(await store.authorize('mallory', clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
     assert.ok((await store.authorize('bob', clientKey(k1))).ok, 'previous users kept');
   });
 
@@ -110,7 +111,7 @@ describe('users file folders never overlap', () => {
     const store = s.store();
     await store.start();
     const bob = await store.authorize('bob', clientKey(k1));
-    assert.deepEqual(bob, { ok: true, user: { name: 'bob', folder: join(s.base, 'real-files', 'bob') } });
+    assert.deepEqual(bob, { ok: true, user: { name: 'bob', target: { kind: 'folder', path: join(s.base, 'real-files', 'bob') }, policy: { permissions: ALL_PERMISSIONS } } });
   });
 
   test('a folder with a symlink on its path is refused at login', async (t) => {
@@ -134,7 +135,7 @@ describe('users file folders never overlap', () => {
     }
     assert.ok((await store.authorize('bob', clientKey(k1))).ok);
     const dave = await store.authorize('dave', clientKey(k1));
-    assert.deepEqual(dave, { ok: true, user: { name: 'dave', folder: join(s.base, 'dave') } }, 'created where written');
+    assert.deepEqual(dave, { ok: true, user: { name: 'dave', target: { kind: 'folder', path: join(s.base, 'dave') }, policy: { permissions: ALL_PERMISSIONS } } }, 'created where written');
     assert.deepEqual(await readdir(join(s.sftpPath, 'bob')), []);
   });
 });

@@ -4,6 +4,7 @@
  * value an admin left in Redis must not be read. Real redis-server; bytes and commands counted
  * with INFO.
  */
+import { ALL_PERMISSIONS } from '../../src/policy/permissions.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
@@ -67,14 +68,14 @@ describe('pysftpproxy store: bounded per login', () => {
     const d = await store.authorize('alice', clientKey(k1));
     const sent = (await bytesSent(admin)) - before;
     assert.ok(sent < 64 * 1024, `${sent} bytes read for two logins`);
-    assert.deepEqual(other, { ok: false, reason: 'public key belongs to another user' });
-    assert.deepEqual(d, { ok: false, reason: `bad route in pysftpproxy:user:alice: field "home" is ${16 * MB} bytes long` });
+    assert.deepEqual(other, { ok: false, code: 'wrong-key', reason: 'public key belongs to another user' });
+    assert.deepEqual(d, { ok: false, code: 'bad-data', reason: `bad route in pysftpproxy:user:alice: field "home" is ${16 * MB} bytes long` });
 
     // A huge field outside the schema is not read either; the route works.
     await admin.hset('pysftpproxy:user:alice', { home: '/data', notes: huge });
     before = await bytesSent(admin);
     const ok = await store.authorize('alice', clientKey(k1));
-    assert.deepEqual(ok, { ok: true, user: { name: 'alice', route: { host: '10.0.0.5', port: 22, user: 'alice', home: '/data' } } });
+    assert.deepEqual(ok, { ok: true, user: { name: 'alice', target: { kind: 'upstream', route: { host: '10.0.0.5', port: 22, user: 'alice', home: '/data' } }, policy: { permissions: ALL_PERMISSIONS } } });
     assert.ok((await bytesSent(admin)) - before < 64 * 1024);
   });
 });

@@ -3,6 +3,7 @@
  * without a folder (names that clean to the same folder name), through two server processes at
  * once, or with the same `folder` written into two hashes by hand. Real redis-server throughout.
  */
+import { ALL_PERMISSIONS } from '../../src/policy/permissions.js';
 import assert from 'node:assert/strict';
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { soltUserKey, type RedisSoltStore } from '../../src/auth/redis-solt-store.js';
 import { StoreUnavailableError } from '../../src/auth/user-store.js';
 import { generateKey, makeTempDir, type GeneratedKey, type TempDir } from '../harness/index.js';
-import { clientKey, refusedWith, waitFor } from '../stores/helpers.js';
+import { clientKey, folderOf, refusedWith, waitFor } from '../stores/helpers.js';
 import { addUser, soltSetup } from '../stores/solt-setup.js';
 
 const PAIRS = 8;
@@ -60,8 +61,8 @@ async function assertDistinctFolders(admin: Redis, stores: RedisSoltStore[]): Pr
       const [a, b] = pair(i);
       const [da, db] = await Promise.all([store.authorize(a.name, clientKey(k1)), store.authorize(b.name, clientKey(k2))]);
       assert.ok(da.ok && db.ok, JSON.stringify([da, db]));
-      assert.equal(owner.get(da.user.folder!.split('/').pop()!), a.id);
-      assert.equal(owner.get(db.user.folder!.split('/').pop()!), b.id);
+      assert.equal(owner.get(folderOf(da.user)!.split('/').pop()!), a.id);
+      assert.equal(owner.get(folderOf(db.user)!.split('/').pop()!), b.id);
     }
   }
 }
@@ -106,7 +107,7 @@ describe('solt folders are never shared', () => {
     const root = await realpath(s.sftpPath);
 
     const ann = await store.authorize('ann', clientKey(k1));
-    assert.deepEqual(ann, { ok: true, user: { name: 'ann', folder: join(root, 'shared') } });
+    assert.deepEqual(ann, { ok: true, user: { name: 'ann', target: { kind: 'folder', path: join(root, 'shared') }, policy: { permissions: ALL_PERMISSIONS } } });
 
     for (const st of [store, other]) {
       const bob = await st.authorize('bob', clientKey(k2));
@@ -127,7 +128,7 @@ describe('solt folders are never shared', () => {
     await s.admin.publish('sftp_users', '2');
     await waitFor('bob let in with his own folder', async () => {
       const d = await store.authorize('bob', clientKey(k2));
-      return d.ok && d.user.folder === join(root, 'bob');
+      return d.ok && folderOf(d.user) === join(root, 'bob');
     });
   });
 
@@ -171,6 +172,6 @@ describe('solt folders are never shared', () => {
     const eve = await store.authorize('eve', clientKey(k1));
     assert.ok(!eve.ok && eve.reason.includes(SOLT_FOLDERS_KEY), `what the registry said still holds: ${JSON.stringify(eve)}`);
     const dee = await store.authorize('dee', clientKey(k2));
-    assert.ok(dee.ok && dee.user.folder?.endsWith('/dee'), `a folder no other known user has is still served: ${JSON.stringify(dee)}`);
+    assert.ok(dee.ok && folderOf(dee.user)?.endsWith('/dee'), `a folder no other known user has is still served: ${JSON.stringify(dee)}`);
   });
 });

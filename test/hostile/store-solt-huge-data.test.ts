@@ -50,7 +50,7 @@ describe('huge or excessive solt data', () => {
 
     const warned = (key: string): string[] => s.cap.lines.filter((l) => l.level >= 40 && l.key === key).map((l) => String(l.problem));
     assert.match(warned(soltUserKey('bigname')).join(), /field "name" is 8388608 bytes long/);
-    assert.deepEqual(await store.authorize(big.slice(0, 256), clientKey(k1)), { ok: false, reason: 'unknown user' });
+    assert.deepEqual(await store.authorize(big.slice(0, 256), clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
     assert.match(warned(soltUserKey('bigfolder')).join(), /field "folder" is 8388608 bytes long/);
     const bf = await store.authorize('bigfolder', clientKey(k1));
     assert.ok(!bf.ok && bf.reason.includes(soltUserKey('bigfolder')), JSON.stringify(bf));
@@ -58,7 +58,7 @@ describe('huge or excessive solt data', () => {
     assert.match(warned(soltKeysKey('bigkey')).join(), /too long \(1048576 bytes\)/);
     assert.ok((await store.authorize('bigkey', clientKey(k1))).ok, 'the good key still works');
     assert.deepEqual(warned(soltKeysKey('many')), ['100001 public keys, more than 256: no key accepted']);
-    assert.deepEqual(await store.authorize('many', clientKey(k1)), { ok: false, reason: 'public key not registered for this user' });
+    assert.deepEqual(await store.authorize('many', clientKey(k1)), { ok: false, code: 'wrong-key', reason: 'public key not registered for this user' });
     const junkLines = warned(soltKeysKey('junk'));
     assert.equal(junkLines.length, 6, 'five bad keys shown, the rest counted');
     assert.equal(junkLines[5], '95 more bad public keys: ignored');

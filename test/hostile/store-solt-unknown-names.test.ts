@@ -84,7 +84,7 @@ describe('unknown login names and a large solt user set', () => {
     const store = s.make({ unknownUserRereadMs: 0 });
     await store.start();
     const names = Array.from({ length: 20 }, unknownName);
-    for (const n of names) assert.deepEqual(await store.authorize(n, clientKey(k1)), { ok: false, reason: 'unknown user' });
+    for (const n of names) assert.deepEqual(await store.authorize(n, clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
     await s.admin.config('RESETSTAT');
     for (let round = 0; round < 5; round++) {
       await Promise.all(names.map((n) => store.authorize(n, clientKey(k1))));

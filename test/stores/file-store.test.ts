@@ -2,6 +2,7 @@
  * FileStore: a JSON users file with folder (local) and route (proxy) entries, watched and
  * re-read live; a broken file keeps the previous users.
  */
+import { ALL_PERMISSIONS } from '../../src/policy/permissions.js';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, realpath, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { FileStore, parseUsersFile, type FileStoreOptions } from '../../src/auth
 import { ConfigError } from '../../src/config/config-error.js';
 import type { Config } from '../../src/config/options.js';
 import { generateKey, makeTempDir, type GeneratedKey, type TempDir } from '../harness/index.js';
-import { accepted, captureLog, clientKey, refusedWith, waitFor, waitForDecision, type CapturedLog } from './helpers.js';
+import { accepted, captureLog, clientKey, folderOf, refusedWith, waitFor, waitForDecision, type CapturedLog } from './helpers.js';
 
 const FINGERPRINT = 'SHA256:' + 'A'.repeat(43);
 
@@ -94,16 +95,16 @@ describe('file store', () => {
     assert.equal(s.cap.find('users file loaded', { users: 4 }).length, 1);
 
     const alice = await store.authorize('alice', clientKey(k1));
-    assert.deepEqual(alice, { ok: true, user: { name: 'alice', folder: join(await realpath(s.sftpPath), 'alice') } });
-    assert.deepEqual(await store.authorize('alice', clientKey(k2)), { ok: false, reason: 'public key not registered for this user' });
+    assert.deepEqual(alice, { ok: true, user: { name: 'alice', target: { kind: 'folder', path: join(await realpath(s.sftpPath), 'alice') }, policy: { permissions: ALL_PERMISSIONS } } });
+    assert.deepEqual(await store.authorize('alice', clientKey(k2)), { ok: false, code: 'wrong-key', reason: 'public key not registered for this user' });
     assert.deepEqual(await store.authorize('bob', clientKey(k2)),
-      { ok: true, user: { name: 'bob', route: { host: '10.0.0.5', port: 2222, user: 'bobby', hostKey: FINGERPRINT } } });
+      { ok: true, user: { name: 'bob', target: { kind: 'upstream', route: { host: '10.0.0.5', port: 2222, user: 'bobby', hostKey: FINGERPRINT } }, policy: { permissions: ALL_PERMISSIONS } } });
     const carol = await store.authorize('carol', clientKey(k1));
-    assert.ok(carol.ok && carol.user.folder === await realpath(absolute), 'absolute folder created and served');
+    assert.ok(carol.ok && folderOf(carol.user) === await realpath(absolute), 'absolute folder created and served');
     assert.deepEqual(await store.authorize('dave', clientKey(k3)),
-      { ok: true, user: { name: 'dave', route: { host: 'sftp.example.com', port: 22, user: 'root' } } }, 'defaults from config');
-    assert.deepEqual(await store.authorize('eve', clientKey(k1)), { ok: false, reason: 'unknown user' });
-    assert.deepEqual(await store.authorize('_comment', clientKey(k1)), { ok: false, reason: 'unknown user' });
+      { ok: true, user: { name: 'dave', target: { kind: 'upstream', route: { host: 'sftp.example.com', port: 22, user: 'root' } }, policy: { permissions: ALL_PERMISSIONS } } }, 'defaults from config');
+    assert.deepEqual(await store.authorize('eve', clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
+    assert.deepEqual(await store.authorize('_comment', clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
   });
 
   test('live reload after in-place writes and editor-style replacement', async (t) => {
@@ -126,7 +127,7 @@ describe('file store', () => {
     await rename(tmpFile, s.file);
     await waitForDecision(store, 'alice', k1, 'alice key replaced by rename', refusedWith('public key not registered'));
     const alice = await store.authorize('alice', clientKey(k3));
-    assert.ok(alice.ok && alice.user.folder?.endsWith('/alice2'));
+    assert.ok(alice.ok && folderOf(alice.user)?.endsWith('/alice2'));
   });
 
   test('a broken file keeps the previous users and logs where the problem is', async (t) => {
@@ -148,7 +149,7 @@ describe('file store', () => {
     assert.equal(syntax.line, 4, JSON.stringify(syntax));
     assert.equal(typeof syntax.column, 'number');
     assert.ok((await store.authorize('alice', clientKey(k1))).ok, 'previous users kept');
-    assert.deepEqual(await store.authorize('bob', clientKey(k2)), { ok: false, reason: 'unknown user' });
+    assert.deepEqual(await store.authorize('bob', clientKey(k2)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
 
     // Valid JSON, invalid route on line 5.
     await replaceFile(s.file, [

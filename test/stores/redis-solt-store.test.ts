@@ -2,6 +2,7 @@
  * RedisSoltStore against a real redis-server: the solt_sftp schema, pub/sub live changes, folder
  * creation and write-back, hostile data, outages and the reconnect reload.
  */
+import { ALL_PERMISSIONS } from '../../src/policy/permissions.js';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, realpath, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { SOLT_USERS_KEY, soltKeysKey, soltUserKey } from '../../src/auth/redis-solt-store.js';
 import { StoreUnavailableError } from '../../src/auth/user-store.js';
 import { generateKey, makeTempDir, type GeneratedKey, type TempDir } from '../harness/index.js';
-import { accepted, clientKey, refusedWith, waitFor, waitForDecision } from './helpers.js';
+import { accepted, clientKey, folderOf, refusedWith, waitFor, waitForDecision } from './helpers.js';
 import { addUser, isDir, soltSetup as setup } from './solt-setup.js';
 
 const HOUR = 3_600_000;
@@ -41,18 +42,18 @@ describe('redis-solt store', () => {
     const root = await realpath(s.sftpPath);
 
     const alice = await store.authorize('alice', clientKey(k1));
-    assert.deepEqual(alice, { ok: true, user: { name: 'alice', folder: join(root, 'alice') } });
+    assert.deepEqual(alice, { ok: true, user: { name: 'alice', target: { kind: 'folder', path: join(root, 'alice') }, policy: { permissions: ALL_PERMISSIONS } } });
     const mode = (await stat(join(root, 'alice'))).mode & 0o777;
     assert.equal(mode, 0o755 & ~process.umask());
-    assert.deepEqual(await store.authorize('alice', clientKey(k2)), { ok: false, reason: 'public key not registered for this user' });
-    assert.deepEqual(await store.authorize('bob', clientKey(k2)), { ok: false, reason: 'user inactive' });
-    assert.deepEqual(await store.authorize('erin', clientKey(k1)), { ok: false, reason: 'user inactive' }, 'missing active = inactive');
+    assert.deepEqual(await store.authorize('alice', clientKey(k2)), { ok: false, code: 'wrong-key', reason: 'public key not registered for this user' });
+    assert.deepEqual(await store.authorize('bob', clientKey(k2)), { ok: false, code: 'inactive', reason: 'user inactive' });
+    assert.deepEqual(await store.authorize('erin', clientKey(k1)), { ok: false, code: 'inactive', reason: 'user inactive' }, 'missing active = inactive');
     assert.ok((await store.authorize('carol', clientKey(k2))).ok);
     const carol = await store.authorize('carol', clientKey(k3));
-    assert.ok(carol.ok && carol.user.folder === join(root, 'carol-files'), 'a full .pub line in the key set works');
+    assert.ok(carol.ok && folderOf(carol.user) === join(root, 'carol-files'), 'a full .pub line in the key set works');
     assert.ok((await store.authorize('dan', clientKey(k1))).ok);
-    assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, reason: 'unknown user' });
-    assert.deepEqual(await store.authorize('ALICE', clientKey(k1)), { ok: false, reason: 'unknown user' }, 'names match exactly');
+    assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
+    assert.deepEqual(await store.authorize('ALICE', clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' }, 'names match exactly');
     assert.equal(s.cap.find('users loaded', { reason: 'start', users: 5 }).length, 1);
     assert.equal(await s.admin.hget(soltUserKey('1'), 'folder'), 'alice', 'an existing folder is not rewritten');
   });
@@ -63,18 +64,18 @@ describe('redis-solt store', () => {
     const store = s.make({ unknownUserRereadMs: HOUR });
     await store.start();
     // Spend the one re-read for unknown names, so every change below can only arrive by pub/sub.
-    assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, reason: 'unknown user' });
+    assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
     const root = await realpath(s.sftpPath);
 
     await addUser(s.admin, '2', { name: 'zoe', folder: 'zoe', active: 'True' }, [k2.blobBase64]);
-    assert.deepEqual(await store.authorize('zoe', clientKey(k2)), { ok: false, reason: 'unknown user' }, 'not published yet');
+    assert.deepEqual(await store.authorize('zoe', clientKey(k2)), { ok: false, code: 'unknown-user', reason: 'unknown user' }, 'not published yet');
     await s.admin.publish('sftp_users', '2');
     const zoe = await waitForDecision(store, 'zoe', k2, 'zoe added', accepted);
-    assert.deepEqual(zoe, { ok: true, user: { name: 'zoe', folder: join(root, 'zoe') } });
+    assert.deepEqual(zoe, { ok: true, user: { name: 'zoe', target: { kind: 'folder', path: join(root, 'zoe') }, policy: { permissions: ALL_PERMISSIONS } } });
 
     await s.admin.hset(soltUserKey('1'), 'folder', 'alice2');
     await s.admin.publish('sftp_users', '1');
-    await waitForDecision(store, 'alice', k1, 'folder change', (d) => d.ok && d.user.folder === join(root, 'alice2'));
+    await waitForDecision(store, 'alice', k1, 'folder change', (d) => d.ok && folderOf(d.user) === join(root, 'alice2'));
     assert.ok(await isDir(join(root, 'alice2')));
 
     await s.admin.sadd(soltKeysKey('1'), k3.blobBase64);
@@ -106,7 +107,7 @@ describe('redis-solt store', () => {
 
     // "eve" is taken by user 4, so user 1 gets a unique name.
     const eve = await store.authorize('eve', clientKey(k1));
-    assert.deepEqual(eve, { ok: true, user: { name: 'eve', folder: join(root, 'eve-1') } });
+    assert.deepEqual(eve, { ok: true, user: { name: 'eve', target: { kind: 'folder', path: join(root, 'eve-1') }, policy: { permissions: ALL_PERMISSIONS } } });
     assert.equal(await s.admin.hget(soltUserKey('1'), 'folder'), 'eve-1');
     assert.ok(await isDir(join(root, 'eve-1')));
     assert.equal(s.cap.find('user folder assigned (written back to redis)', { key: soltUserKey('1') }).length, 1);
@@ -115,11 +116,11 @@ describe('redis-solt store', () => {
     assert.ok(frank.ok);
     const stored = await s.admin.hget(soltUserKey('2'), 'folder');
     assert.ok(stored && !/[/\\]|\.\./.test(stored), `sanitized folder name: ${stored}`);
-    assert.equal(frank.user.folder, join(root, stored));
+    assert.equal(folderOf(frank.user), join(root, stored));
     assert.deepEqual((await readdir(s.tmp.path)).sort(), ['files'], 'nothing created beside sftp_path');
 
     const gus = await store.authorize('gus', clientKey(k3));
-    assert.ok(gus.ok && gus.user.folder === join(root, 'gus-files'));
+    assert.ok(gus.ok && folderOf(gus.user) === join(root, 'gus-files'));
     assert.ok(await isDir(join(root, 'gus-files')), 'a folder missing on disk is created at login');
     assert.equal(await s.admin.hget(soltUserKey('3'), 'folder'), 'gus-files');
 
@@ -176,15 +177,15 @@ describe('redis-solt store', () => {
     const wrongtype = s.cap.find('bad user data in redis: user ignored', { key: soltUserKey('wrongtype') });
     assert.ok(wrongtype.length === 1 && /WRONGTYPE/.test(String(wrongtype[0]!.problem)));
     assert.equal(s.cap.find('bad user data in redis', { key: soltKeysKey('kt') }).length, 1);
-    assert.deepEqual(await store.authorize('kt', clientKey(k1)), { ok: false, reason: 'public key not registered for this user' });
+    assert.deepEqual(await store.authorize('kt', clientKey(k1)), { ok: false, code: 'wrong-key', reason: 'public key not registered for this user' });
     assert.equal(s.cap.find('bad user id in redis: ignored', { key: SOLT_USERS_KEY }).length, 2);
 
     const good = await store.authorize('good', clientKey(k1));
-    assert.ok(good.ok && good.user.folder === join(await realpath(s.sftpPath), 'good'));
+    assert.ok(good.ok && folderOf(good.user) === join(await realpath(s.sftpPath), 'good'));
 
     // A re-read for an unknown name does not fetch the bad users again, nor log them again.
     const before = warnings();
-    assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, reason: 'unknown user' });
+    assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
     assert.equal(s.cap.find('user ids re-read for an unknown name', { fetched: 0 }).length, 1);
     assert.equal(warnings(), before);
 
@@ -208,14 +209,14 @@ describe('redis-solt store', () => {
     await s.redis.stop();
     await waitFor('outage noticed', () => s.cap.find('redis unavailable: serving the last known users').length > 0);
     // An unknown name makes the store try a full re-read, which fails: the known users must stay.
-    assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, reason: 'unknown user' });
+    assert.deepEqual(await store.authorize('nobody', clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
     assert.equal(s.cap.find('reading user ids from redis failed: keeping the last known users, retrying').length, 1);
     const during = await store.authorize('alice', clientKey(k1));
-    assert.ok(during.ok && during.user.folder?.endsWith('/alice'), 'last known state serves logins during the outage');
+    assert.ok(during.ok && folderOf(during.user)?.endsWith('/alice'), 'last known state serves logins during the outage');
 
     await s.redis.start();
     await waitForDecision(store, 'alice', k2, 'reload after reconnect', accepted);
-    assert.deepEqual(await store.authorize('alice', clientKey(k1)), { ok: false, reason: 'public key not registered for this user' });
+    assert.deepEqual(await store.authorize('alice', clientKey(k1)), { ok: false, code: 'wrong-key', reason: 'public key not registered for this user' });
     assert.ok(s.cap.find('users loaded', { reason: 'redis reconnected' }).length >= 1);
 
     // The subscription came back too.
@@ -236,7 +237,7 @@ describe('redis-solt store', () => {
     assert.equal(s.cap.find('user ids re-read for an unknown name', { ids: 2, fetched: 1 }).length, 1, 'only the new id is fetched');
 
     await addUser(s.admin, '3', { name: 'yan', folder: 'yan', active: 'True' }, [k3.blobBase64]);
-    assert.deepEqual(await store.authorize('yan', clientKey(k3)), { ok: false, reason: 'unknown user' });
+    assert.deepEqual(await store.authorize('yan', clientKey(k3)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
     assert.equal(s.cap.find('user ids re-read for an unknown name').length, 1, 'rate-limited');
     assert.equal(s.cap.find('users loaded').length, 1, 'no full reload but the one at start');
   });
