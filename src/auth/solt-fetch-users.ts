@@ -3,7 +3,7 @@
 // line, not a 100 MB read at every reload. A Lua script reads only the fields the schema has,
 // checks their sizes first and answers markers instead of oversized values.
 import type { Redis } from 'ioredis';
-import { LuaScript } from './lua-script.js';
+import { LuaScript } from '../redis/lua-script.js';
 import { MAX_KEY_TEXT } from './public-key-text.js';
 
 /** Longest field value read (name, folder, active); longer ones are reported by length. */

@@ -9,7 +9,7 @@
 // removed by the server: a deleted user's files are still in the folder, so it is not handed to
 // anyone else unless an admin deletes the entry.
 import type { Redis } from 'ioredis';
-import { LuaScript } from './lua-script.js';
+import { LuaScript } from '../redis/lua-script.js';
 
 export const SOLT_FOLDERS_KEY = 'solt.sftp.folders';
 

@@ -2,7 +2,7 @@
 // raw text is read (parse-value.ts) and, through its type parameter, what TypeScript type the
 // value has in Config, so the table alone defines both the accepted input and the typed result.
 
-export type OptionType = 'string' | 'path' | 'port' | 'int' | 'seconds' | 'bool' | 'enum' | 'list';
+export type OptionType = 'string' | 'path' | 'port' | 'int' | 'seconds' | 'bool' | 'enum' | 'list' | 'addresses' | 'hostport';
 
 /** What every option says about itself, whatever its kind. */
 export interface OptionCommon {
@@ -78,6 +78,21 @@ export function oneOf(choices: readonly string[], o: Input<string>): OptionDef<s
 export function list(o: Input<string[]> & { choices?: readonly string[]; default: DefaultValue<string[]> }): OptionDef<string[], true>;
 export function list(o: Input<string[]> & { choices?: readonly string[] }): OptionDef<string[], false>;
 export function list(o: Input<string[]> & { choices?: readonly string[] }): OptionDef<string[]> { return make('list', o); }
+
+/** Comma-separated IP addresses and CIDR ranges (10.0.0.0/8, 2001:db8::/32, 127.0.0.1). */
+export function addresses(o: Input<string[]> & { default: DefaultValue<string[]> }): OptionDef<string[], true> {
+  return make('addresses', o) as OptionDef<string[], true>;
+}
+
+/** HOST:PORT (IPv6 as [addr]:port); the value is { host, port }. */
+export function hostport(o: Input<HostPort>): OptionDef<HostPort, false> {
+  return make('hostport', o) as OptionDef<HostPort, false>;
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
 
 /** The Config type a table of OptionDefs describes: fields without a default may be unset. */
 export type ConfigOf<T extends Record<string, OptionDef<unknown>>> =

@@ -1,7 +1,7 @@
 // The one table of options. The Config type, the defaults, flags, environment names, INI keys,
 // --help and docker_properties.sh (checked by a test) all derive from it: a new option is one
 // entry here plus its docs.
-import { bool, int, list, oneOf, path, port, seconds, str, type ConfigOf, type OptionDef } from './option-kinds.js';
+import { addresses, bool, hostport, int, list, oneOf, path, port, seconds, str, type ConfigOf, type OptionDef } from './option-kinds.js';
 import { DEFAULT_CIPHERS, DEFAULT_KEX, SUPPORTED_CIPHERS, SUPPORTED_KEX } from './ssh-algorithms.js';
 
 export type { OptionType } from './option-kinds.js';
@@ -55,6 +55,33 @@ const TABLE = {
     live: true, help: 'connections not yet logged in held at once; past it new connections are closed at accept' }),
   maxConnectionsPerIp: int({ default: 0, min: 0, max: 1_000_000, env: 'SFTPPROXY_MAX_CONNECTIONS_PER_IP', flag: 'max-connections-per-ip',
     iniAliases: ['max_connections_per_ip'], live: true, help: 'connections one client address may hold at once; 0 = unlimited' }),
+  maxConnections: int({ default: 0, min: 0, max: 10_000_000, env: 'SFTPPROXY_MAX_CONNECTIONS', flag: 'max-connections',
+    iniAliases: ['max_connections'], live: true,
+    help: 'connections held at once by the whole server (every worker, and every instance sharing Redis); 0 = unlimited' }),
+  maxSessionsPerUser: int({ default: 0, min: 0, max: 1_000_000, env: 'SFTPPROXY_MAX_SESSIONS_PER_USER', flag: 'max-sessions-per-user',
+    iniAliases: ['max_sessions_per_user'], live: true,
+    help: 'logged-in connections one user may hold at once (every worker, and every instance sharing Redis); 0 = unlimited' }),
+  idleTimeout: seconds({ default: 900, min: 0, max: 7 * 86400, env: 'SFTPPROXY_IDLE_TIMEOUT', flag: 'idle-timeout', iniAliases: ['idle_timeout'],
+    live: true, help: 'seconds without SFTP traffic either way after which a session is closed; 0 = never' }),
+  proxyProtocolFrom: addresses({ default: [], env: 'SFTPPROXY_PROXY_PROTOCOL_FROM', flag: 'proxy-protocol-from', iniAliases: ['proxy_protocol_from'],
+    live: true, help: 'load balancers (addresses or CIDR ranges) whose connections start with a PROXY protocol v1/v2 header naming the real client; ' +
+      'connections from elsewhere are direct and a header from them is not trusted' }),
+  defender: oneOf(['on', 'off'], { default: 'on', env: 'SFTPPROXY_DEFENDER', flag: 'defender', live: true,
+    help: 'brute-force defender: addresses that score --defender-threshold within --defender-window are banned for --defender-ban-time' }),
+  defenderWindow: seconds({ default: 1800, min: 1, max: 30 * 86400, env: 'SFTPPROXY_DEFENDER_WINDOW', flag: 'defender-window',
+    iniAliases: ['defender_window'], live: true, help: 'seconds over which an address\'s score adds up (unknown user or key 2, refused key or bad signature 1, never authenticated 1)' }),
+  defenderThreshold: int({ default: 15, min: 1, max: 1_000_000, env: 'SFTPPROXY_DEFENDER_THRESHOLD', flag: 'defender-threshold',
+    iniAliases: ['defender_threshold'], live: true, help: 'score at which an address is banned' }),
+  defenderBanTime: seconds({ default: 1800, min: 1, max: 365 * 86400, env: 'SFTPPROXY_DEFENDER_BAN_TIME', flag: 'defender-ban-time',
+    iniAliases: ['defender_ban_time'], live: true, help: 'seconds a banned address\'s connections are closed at accept' }),
+  defenderAllow: addresses({ default: [], env: 'SFTPPROXY_DEFENDER_ALLOW', flag: 'defender-allow', iniAliases: ['defender_allow'], live: true,
+    help: 'addresses or CIDR ranges never banned (monitoring, the office)' }),
+  permissions: str({ default: '*', env: 'SFTPPROXY_PERMISSIONS', flag: 'permissions', live: true,
+    help: 'permissions of users whose entry names none: * (all), read-only, or a list of list,download,upload,overwrite,delete,rename,mkdir,symlink,chmod' }),
+  adminListen: hostport({ env: 'SFTPPROXY_ADMIN_LISTEN', flag: 'admin-listen', iniAliases: ['admin_listen'],
+    help: 'HOST:PORT of the admin HTTP endpoint (GET /metrics, /healthz, /readyz), e.g. 127.0.0.1:9122; unset: off' }),
+  drainTimeout: seconds({ default: 30, min: 0, max: 86400, env: 'SFTPPROXY_DRAIN_TIMEOUT', flag: 'drain-timeout', iniAliases: ['drain_timeout'],
+    live: true, help: 'on SIGTERM/SIGINT: seconds live sessions may go on after accepting stopped; then they are closed' }),
   ciphers: list({ default: [...DEFAULT_CIPHERS], choices: SUPPORTED_CIPHERS, env: 'SFTPPROXY_CIPHERS', flag: 'ciphers',
     help: `ciphers the SSH server offers, comma-separated (the client's preference picks among them); supported: ${SUPPORTED_CIPHERS.join(', ')}` }),
   kex: list({ default: [...DEFAULT_KEX], choices: SUPPORTED_KEX, env: 'SFTPPROXY_KEX', flag: 'kex',

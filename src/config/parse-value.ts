@@ -2,6 +2,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './config-error.js';
+import { AddressList } from '../net/address-list.js';
+import type { HostPort } from './option-kinds.js';
 import type { OptionSpec } from './options.js';
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
@@ -15,7 +17,7 @@ export function expandPath(raw: string): string {
 }
 
 /** `source` names where the value came from, e.g. `SFTPPROXY_PORT` or `--port` or `[options] port in a.ini`. */
-export function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean | string[] {
+export function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean | string[] | HostPort {
   const bad = (expected: string): never => {
     throw new ConfigError(`${source}=${JSON.stringify(raw)} is not valid: expected ${expected}`);
   };
@@ -32,11 +34,27 @@ export function parseValue(spec: OptionSpec, raw: string, source: string): strin
       return value.toLowerCase();
     case 'list': {
       const items = value.split(',').map((v) => v.trim()).filter((v) => v !== '');
-      const unknown = items.filter((v) => !spec.choices?.includes(v));
+      const choices = spec.choices;
+      const unknown = choices ? items.filter((v) => !choices.includes(v)) : [];
       if (items.length === 0 || unknown.length > 0) {
-        bad(`a comma-separated list of ${spec.choices?.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
+        bad(`a comma-separated list${choices ? ` of ${choices.join(', ')}` : ''}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
       }
       return items;
+    }
+    case 'addresses': {
+      const items = value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+      try {
+        AddressList.parse(items);
+      } catch (err) {
+        bad(`comma-separated IP addresses or CIDR ranges: ${(err as Error).message}`);
+      }
+      return items;
+    }
+    case 'hostport': {
+      const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
+      const port = m ? Number(m[3]) : NaN;
+      if (!m || !(port >= 0 && port <= 65535)) bad('HOST:PORT, e.g. 127.0.0.1:9122 or [::1]:9122');
+      return { host: m![1] ?? m![2]!, port };
     }
     case 'bool': {
       const v = value.toLowerCase();
