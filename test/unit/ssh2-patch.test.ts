@@ -3,10 +3,11 @@
 // The behaviour the fixes buy is asserted end to end by the client matrix and the refusal tests
 // (rsa-sha2-512-only OpenSSH, asyncssh and rclone with RSA keys); the speed-ups by npm run bench.
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
 import { generateEd25519 } from '../../src/keys/generate-ed25519.js';
@@ -70,6 +71,64 @@ test('the ssh2 patch is applied: window credit once 3 packets arrived, not once 
     assert.ok(channel.outgoing.window > MAX_WINDOW - sent,
       `the server credited the window (client's send window ${channel.outgoing.window}, ${MAX_WINDOW - sent} without credit)`);
   } finally {
+    client.end();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('the ssh2 patch is applied: data packets are built in pooled buffers, each reused only once written', async () => {
+  const sent = randomBytes(8 * 1024 * 1024);
+  // Every large socket write in this process (both ends are here): how many, in how many buffers.
+  let packets = 0;
+  const buffers = new Set<ArrayBufferLike>();
+  const write = Socket.prototype.write;
+  Socket.prototype.write = function (this: Socket, data: unknown, ...rest: unknown[]) {
+    if (Buffer.isBuffer(data) && data.length > 16 * 1024) {
+      packets++;
+      buffers.add(data.buffer);
+    }
+    return (write as (...a: unknown[]) => boolean).call(this, data, ...rest);
+  } as typeof write;
+  let done!: (digest: string) => void;
+  const received = new Promise<string>((resolve) => { done = resolve; });
+  const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
+    conn.on('authentication', (ctx) => ctx.accept());
+    conn.on('session', (accept) => {
+      accept().on('exec', (acceptExec) => {
+        const stream = acceptExec();
+        const hash = createHash('sha256');
+        let since = 0;
+        // A slow reader now and then, so packets wait in the sender's socket buffer.
+        stream.on('data', (d: Buffer) => {
+          hash.update(d);
+          since += d.length;
+          if (since >= 512 * 1024) {
+            since = 0;
+            stream.pause();
+            setTimeout(() => stream.resume(), 5);
+          }
+        });
+        stream.on('end', () => { done(hash.digest('hex')); stream.end(); });
+      });
+    });
+    conn.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new ssh2.Client();
+  try {
+    const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) => {
+      client.on('error', reject);
+      client.on('ready', () => client.exec('sink', (err, ch) => (err ? reject(err) : resolve(ch))));
+      client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
+    });
+    channel.end(sent);
+    const digest = await received;
+    assert.equal(digest, createHash('sha256').update(sent).digest('hex'), 'the bytes arrived unchanged');
+    assert.ok(packets >= sent.length / (33 * 1024), `${packets} data packets written`);
+    // Stock ssh2 allocates every packet anew: as many buffers as packets.
+    assert.ok(buffers.size < packets / 2, `${packets} packets were written from ${buffers.size} buffers`);
+  } finally {
+    Socket.prototype.write = write;
     client.end();
     await new Promise((r) => server.close(r));
   }
