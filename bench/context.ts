@@ -3,7 +3,7 @@ import type { CaseResult } from './report.js';
 import type { Stack } from './stack.js';
 import type { CpuSample } from './transfers.js';
 
-export const ALL_CASES = ['throughput', 'local', 'small-files', 'login', 'idle', 'cpu', 'workers'] as const;
+export const ALL_CASES = ['throughput', 'relay', 'local', 'small-files', 'latency', 'login', 'idle', 'cpu', 'workers'] as const;
 export type CaseName = (typeof ALL_CASES)[number];
 
 export interface BenchOptions {
@@ -14,6 +14,10 @@ export interface BenchOptions {
   /** Small-files case: number of files and size of each. */
   files: number;
   fileKiB: number;
+  /** Latency case: round trips to put on the client's leg, large-file size, small-file count. */
+  rttMs: number[];
+  latencyMiB: number;
+  latencyFiles: number;
   /** Login case: measured logins per side. */
   logins: number;
   idleSessions: number;

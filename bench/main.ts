@@ -10,7 +10,9 @@ import { execFileCollect, PROXY_BIN } from '../test/harness/index.js';
 import { cpu } from './cases/cpu.js';
 import { idle } from './cases/idle.js';
 import { local } from './cases/local.js';
+import { latency } from './cases/latency.js';
 import { login } from './cases/login.js';
+import { relay } from './cases/relay.js';
 import { smallFiles } from './cases/small-files.js';
 import { throughput } from './cases/throughput.js';
 import { workers } from './cases/workers.js';
@@ -20,8 +22,10 @@ import { Stack } from './stack.js';
 
 const RUNNERS: Record<CaseName, CaseRunner> = {
   throughput,
+  relay,
   local,
   'small-files': smallFiles,
+  latency,
   login,
   idle,
   cpu,
@@ -39,6 +43,9 @@ Options:
   --rounds N             interleaved rounds per measure, median taken (default 3; --quick 1)
   --files N              small-files: number of files (default 1000; --quick 100)
   --file-kib N           small-files: size of each file in KiB (default 4)
+  --rtt-ms a,b,...       latency: round trips on the client's leg, ms (default 20; e.g. 20,50)
+  --latency-mib N        latency: large-file size (default 64; --quick 16)
+  --latency-files N      latency: number of small files (default 200; --quick 10)
   --logins N             login: measured logins per side (default 50; --quick 10)
   --idle-sessions N      idle: concurrent proxied sessions (default 1000; --quick 50)
   --idle-batch N         idle: sessions connecting at a time (default 50)
@@ -63,6 +70,9 @@ function parseOptions(argv: string[]): BenchOptions {
       rounds: { type: 'string' },
       files: { type: 'string' },
       'file-kib': { type: 'string' },
+      'rtt-ms': { type: 'string' },
+      'latency-mib': { type: 'string' },
+      'latency-files': { type: 'string' },
       logins: { type: 'string' },
       'idle-sessions': { type: 'string' },
       'idle-batch': { type: 'string' },
@@ -101,6 +111,9 @@ function parseOptions(argv: string[]): BenchOptions {
     rounds: Math.round(int('rounds', values.rounds, quick ? 1 : 3)),
     files: Math.round(int('files', values.files, quick ? 100 : 1000)),
     fileKiB: int('file-kib', values['file-kib'], 4),
+    rttMs: (values['rtt-ms'] ?? '20').split(',').map((v) => int('rtt-ms', v.trim(), 0, 1)),
+    latencyMiB: int('latency-mib', values['latency-mib'], quick ? 16 : 64),
+    latencyFiles: Math.round(int('latency-files', values['latency-files'], quick ? 10 : 200)),
     logins: Math.round(int('logins', values.logins, quick ? 10 : 50)),
     idleSessions: Math.round(int('idle-sessions', values['idle-sessions'], quick ? 50 : 1000)),
     idleBatch: Math.round(int('idle-batch', values['idle-batch'], 50)),

@@ -26,7 +26,7 @@ import {
   type SshdHandle,
 } from '../test/harness/index.js';
 
-export type EndpointName = 'direct' | 'proxied' | 'local';
+export type EndpointName = 'direct' | 'proxied' | 'local' | 'relay';
 
 /** Something an SFTP client can log in to. */
 export interface Endpoint {
@@ -34,8 +34,13 @@ export interface Endpoint {
   port: number;
   /** Login name. */
   user: string;
-  /** The process serving it that we measure: the proxy, or the sshd listener for `direct`. */
+  /**
+   * The process serving it that we measure: the proxy, or the sshd listener for `direct`, or the
+   * front sshd's listener for `relay` (its CPU is that of its reaped session processes).
+   */
   pid: number;
+  /** The server's host key (.pub line), for known_hosts entries of other ports leading to it. */
+  hostKeyLine: string;
 }
 
 export interface StackOptions {
@@ -114,11 +119,11 @@ export class Stack {
 
     const knownHostsPath = join(work, 'known_hosts');
     await writeFile(knownHostsPath, `${sshd.knownHostsLine()}\n`);
-    const direct: Endpoint = { name: 'direct', port: sshd.port, user: 'root', pid: sshd.pid };
+    const direct: Endpoint = { name: 'direct', port: sshd.port, user: 'root', pid: sshd.pid, hostKeyLine: sshd.hostPublicKeyLine };
 
     const partial = { opts, work, redis, proxyHostKey, upstreamKey, knownHostsPath };
     const proxy = await launchProxy(partial, 'proxy', {});
-    const proxied: Endpoint = { name: 'proxied', port: proxy.port, user: BENCH_USER, pid: proxy.pid };
+    const proxied: Endpoint = { name: 'proxied', port: proxy.port, user: BENCH_USER, pid: proxy.pid, hostKeyLine: proxyHostKey.publicLine };
     opts.log(`proxy pid ${proxy.pid} port ${proxy.port}`);
 
     const stack = new Stack(opts, work, serverDir, clientDir, redis, sshd, userKey, upstreamKey, proxyHostKey,
@@ -148,7 +153,7 @@ export class Stack {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    return { proxy, endpoint: { name: 'proxied', port: proxy.port, user: BENCH_USER, pid: proxy.pid } };
+    return { proxy, endpoint: { name: 'proxied', port: proxy.port, user: BENCH_USER, pid: proxy.pid, hostKeyLine: this.proxyHostKey.publicLine } };
   }
 
   async stopProxy(proxy: ProxyHandle): Promise<void> {
@@ -175,7 +180,7 @@ export class Stack {
       return { ok: false, reason: `local mode does not start: ${firstLines((err as Error).message)}` };
     }
     this.proxies.add(proxy);
-    const endpoint: Endpoint = { name: 'local', port: proxy.port, user: BENCH_USER, pid: proxy.pid };
+    const endpoint: Endpoint = { name: 'local', port: proxy.port, user: BENCH_USER, pid: proxy.pid, hostKeyLine: this.proxyHostKey.publicLine };
     // A tiny put/get/rm round trip, byte-checked.
     const probe = join(this.clientDir, 'local-probe.bin');
     const back = join(this.clientDir, 'local-probe.back');
@@ -190,6 +195,15 @@ export class Stack {
     }
     this.opts.log(`local-mode proxy pid ${proxy.pid} port ${proxy.port}`);
     return { ok: true, endpoint, proxy };
+  }
+
+  /**
+   * The same endpoint reached through another local port (a delay relay in front of it): the
+   * port gets a known_hosts entry for the endpoint's host key.
+   */
+  async through(ep: Endpoint, port: number): Promise<Endpoint> {
+    await appendFile(this.knownHostsPath, `${knownHostsEntry(ep.hostKeyLine, port)}\n`);
+    return { ...ep, port };
   }
 
   /** OpenSSH `sftp -b` against an endpoint (client cwd: clientDir). */
@@ -207,13 +221,8 @@ export class Stack {
   }
 
   /** Wait until sshd has no per-connection children left (their CPU is then in its cutime). */
-  async sshdIdle(timeoutMs = 5000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (descendants(this.sshd.pid).length === 0) return true;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return false;
+  sshdIdle(timeoutMs = 5000): Promise<boolean> {
+    return processIdle(this.sshd.pid, timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -268,6 +277,16 @@ async function launchProxy(s: ProxyLaunchContext, mode: 'proxy' | 'local', extra
 
 export function firstLines(text: string, n = 3): string {
   return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, n).join(' / ').slice(0, 400);
+}
+
+/** Wait until `pid` has no child processes left (their CPU is then in its cutime). */
+export async function processIdle(pid: number, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (descendants(pid).length === 0) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
 }
 
 /** The benchmark's own view of /proc for a process. */

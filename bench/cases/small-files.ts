@@ -1,12 +1,9 @@
 // Many small files in one session: `put -r` then `get -r` of a directory of N × K KiB files with the
 // OpenSSH sftp client; proxied vs direct, and local mode vs OpenSSH when local mode works.
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeRandomFile } from '../../test/harness/index.js';
 import type { BenchContext, CaseOutcome } from '../context.js';
 import { fmt, type Row } from '../report.js';
 import type { Endpoint } from '../stack.js';
-import { timedSftp, treeDigest } from '../transfers.js';
+import { makeSmallTree, smallTreeRoundTrip } from '../small-tree.js';
 import { GCM, ratioRow, type PairSeries } from './throughput.js';
 
 interface Series {
@@ -17,13 +14,7 @@ interface Series {
 export async function smallFiles(ctx: BenchContext): Promise<CaseOutcome> {
   const { stack, opts } = ctx;
   const notes: string[] = [];
-  const srcName = 'small-src';
-  const src = join(stack.clientDir, srcName);
-  await rm(src, { recursive: true, force: true });
-  await mkdir(src);
-  const width = String(opts.files - 1).length;
-  for (let i = 0; i < opts.files; i++) await writeRandomFile(join(src, `f${String(i).padStart(width, '0')}.bin`), opts.fileKiB * 1024);
-  const expected = await treeDigest(src);
+  const tree = await makeSmallTree(ctx, 'small-src', opts.files, opts.fileKiB);
 
   const avail = await stack.local();
   const localEp = avail.ok ? avail.endpoint : undefined;
@@ -35,31 +26,12 @@ export async function smallFiles(ctx: BenchContext): Promise<CaseOutcome> {
   for (const ep of endpoints) samples.set(ep.name, { put: [], get: [] });
 
   const once = async (ep: Endpoint, tag: string, record: boolean): Promise<void> => {
-    const remote = `sf-${tag}`;
-    const back = join(stack.clientDir, `sf-got-${tag}`);
-    const what = `small files (${opts.files} × ${opts.fileKiB} KiB) via ${ep.name} (${tag})`;
-    try {
-      const timeoutMs = Math.max(120_000, opts.files * 200);
-      const run = await timedSftp(ctx, ep, [[`put -r ${srcName} ${remote}`], [`get -r ${remote} ${back}`]], GCM.args, timeoutMs);
-      if (!run.ok) {
-        ctx.failIntegrity(`${what}: transfer failed: ${run.error}`);
-        return;
-      }
-      const up = await treeDigest(join(stack.serverDir, remote)).catch(() => ({ digest: 'missing', files: 0 }));
-      const down = await treeDigest(back).catch(() => ({ digest: 'missing', files: 0 }));
-      if (up.digest !== expected.digest) ctx.failIntegrity(`${what}: uploaded tree differs (${up.files}/${expected.files} files)`);
-      if (down.digest !== expected.digest) ctx.failIntegrity(`${what}: downloaded tree differs (${down.files}/${expected.files} files)`);
-      if (up.digest !== expected.digest || down.digest !== expected.digest) return;
-      const [putMs, getMs] = run.stepsMs as [number, number];
-      if (record) {
-        const s = samples.get(ep.name)!;
-        s.put.push(opts.files / (putMs / 1000));
-        s.get.push(opts.files / (getMs / 1000));
-        ctx.log(`  ${tag} ${ep.name}: put ${fmt(opts.files / (putMs / 1000), 0)} files/s, get ${fmt(opts.files / (getMs / 1000), 0)} files/s`);
-      }
-    } finally {
-      await rm(join(stack.serverDir, remote), { recursive: true, force: true });
-      await rm(back, { recursive: true, force: true });
+    const r = await smallTreeRoundTrip(ctx, ep, tree, tag);
+    if (r && record) {
+      const s = samples.get(ep.name)!;
+      s.put.push(r.put);
+      s.get.push(r.get);
+      ctx.log(`  ${tag} ${ep.name}: put ${fmt(r.put, 0)} files/s, get ${fmt(r.get, 0)} files/s`);
     }
   };
 
@@ -67,7 +39,7 @@ export async function smallFiles(ctx: BenchContext): Promise<CaseOutcome> {
   for (let round = 0; round < opts.rounds; round++) {
     for (const ep of endpoints) await once(ep, `round${round + 1}`, true);
   }
-  await rm(src, { recursive: true, force: true });
+  await tree.remove();
 
   const direct = samples.get('direct')!;
   const pair = (other: { put: number[]; get: number[] }): Series => ({

@@ -3,10 +3,14 @@
 // The behaviour the fixes buy is asserted end to end by the client matrix and the refusal tests
 // (rsa-sha2-512-only OpenSSH, asyncssh and rclone with RSA keys); the speed-ups by npm run bench.
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { Socket, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import ssh2 from 'ssh2';
+import { generateEd25519 } from '../../src/keys/generate-ed25519.js';
 import { unpatchedSsh2Files } from '../../src/runtime/ssh2-patch.js';
 import { REPO_ROOT } from '../harness/index.js';
 
@@ -33,6 +37,100 @@ test('the ssh2 patch is applied: pooled padding bytes, one socket write per tick
   assert.equal(crypto.match(/fillPadding\(packet, 5 \+ payloadLen, padLen\)/g)?.length, 7, 'every cipher pads from the pool');
   for (const file of ['lib/server.js', 'lib/client.js']) {
     assert.match(readFileSync(join(ssh2Dir, file), 'utf8'), /process\.nextTick\(uncorkSocket, /, `${file} corks its socket per tick`);
+  }
+});
+
+test('the ssh2 patch is applied: window credit once 3 packets arrived, not once half the window was used', async () => {
+  const { MAX_WINDOW, PACKET_SIZE } = require('ssh2/lib/Channel.js') as { MAX_WINDOW: number; PACKET_SIZE: number };
+  const sent = 4 * PACKET_SIZE;
+  let received = 0;
+  const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
+    conn.on('authentication', (ctx) => ctx.accept());
+    conn.on('session', (accept) => {
+      accept().on('exec', (acceptExec) => {
+        acceptExec().on('data', (d: Buffer) => { received += d.length; });
+      });
+    });
+    conn.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new ssh2.Client();
+  try {
+    const channel = await new Promise<ssh2.ClientChannel & { outgoing: { window: number } }>((resolve, reject) => {
+      client.on('error', reject);
+      client.on('ready', () => client.exec('sink', (err, ch) => (err ? reject(err) : resolve(ch as never))));
+      client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
+    });
+    channel.write(Buffer.alloc(sent));
+    // 128 KiB is far from half the 2 MiB window: stock ssh2 sends no credit for it at all.
+    const deadline = Date.now() + 2000;
+    while ((received < sent || channel.outgoing.window <= MAX_WINDOW - sent) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(received, sent);
+    assert.ok(channel.outgoing.window > MAX_WINDOW - sent,
+      `the server credited the window (client's send window ${channel.outgoing.window}, ${MAX_WINDOW - sent} without credit)`);
+  } finally {
+    client.end();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('the ssh2 patch is applied: data packets are built in pooled buffers, each reused only once written', async () => {
+  const sent = randomBytes(8 * 1024 * 1024);
+  // Every large socket write in this process (both ends are here): how many, in how many buffers.
+  let packets = 0;
+  const buffers = new Set<ArrayBufferLike>();
+  const write = Socket.prototype.write;
+  Socket.prototype.write = function (this: Socket, data: unknown, ...rest: unknown[]) {
+    if (Buffer.isBuffer(data) && data.length > 16 * 1024) {
+      packets++;
+      buffers.add(data.buffer);
+    }
+    return (write as (...a: unknown[]) => boolean).call(this, data, ...rest);
+  } as typeof write;
+  let done!: (digest: string) => void;
+  const received = new Promise<string>((resolve) => { done = resolve; });
+  const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
+    conn.on('authentication', (ctx) => ctx.accept());
+    conn.on('session', (accept) => {
+      accept().on('exec', (acceptExec) => {
+        const stream = acceptExec();
+        const hash = createHash('sha256');
+        let since = 0;
+        // A slow reader now and then, so packets wait in the sender's socket buffer.
+        stream.on('data', (d: Buffer) => {
+          hash.update(d);
+          since += d.length;
+          if (since >= 512 * 1024) {
+            since = 0;
+            stream.pause();
+            setTimeout(() => stream.resume(), 5);
+          }
+        });
+        stream.on('end', () => { done(hash.digest('hex')); stream.end(); });
+      });
+    });
+    conn.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new ssh2.Client();
+  try {
+    const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) => {
+      client.on('error', reject);
+      client.on('ready', () => client.exec('sink', (err, ch) => (err ? reject(err) : resolve(ch))));
+      client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
+    });
+    channel.end(sent);
+    const digest = await received;
+    assert.equal(digest, createHash('sha256').update(sent).digest('hex'), 'the bytes arrived unchanged');
+    assert.ok(packets >= sent.length / (33 * 1024), `${packets} data packets written`);
+    // Stock ssh2 allocates every packet anew: as many buffers as packets.
+    assert.ok(buffers.size < packets / 2, `${packets} packets were written from ${buffers.size} buffers`);
+  } finally {
+    Socket.prototype.write = write;
+    client.end();
+    await new Promise((r) => server.close(r));
   }
 });
 
