@@ -59,8 +59,34 @@ export SFTPPROXY_LOGIN_GRACE_TIME=30
 export SFTPPROXY_MAX_AUTH_TRIES=6
 # Connections not logged in yet, held at once (past it new ones are closed at accept).
 export SFTPPROXY_MAX_STARTUPS=100
-# Connections one client address may hold at once (0: unlimited).
+# Connections one client address may hold at once (0: unlimited), across workers and instances.
 export SFTPPROXY_MAX_CONNECTIONS_PER_IP=0
+# Connections the whole server holds at once (0: unlimited), across workers and instances.
+export SFTPPROXY_MAX_CONNECTIONS=0
+# Logged-in connections per user (0: unlimited), across workers and instances.
+export SFTPPROXY_MAX_SESSIONS_PER_USER=0
+# Seconds without SFTP traffic before a session is closed (0: never).
+export SFTPPROXY_IDLE_TIMEOUT=900
+# On SIGTERM: seconds live transfers may go on before they are closed.
+export SFTPPROXY_DRAIN_TIMEOUT=30
+# Permissions of users whose entry names none: *, read-only, or a list (list,download,upload,...).
+export SFTPPROXY_PERMISSIONS=*
+
+# --- Behind a load balancer, watched -----------------------------------------------------------
+# Balancers (addresses/CIDRs) that send a PROXY protocol v1/v2 header with the real client address.
+# export SFTPPROXY_PROXY_PROTOCOL_FROM=10.0.0.10,10.0.0.11
+# Admin HTTP endpoint: /metrics (Prometheus), /healthz, /readyz. Off when unset; keep it private.
+# export SFTPPROXY_ADMIN_LISTEN=127.0.0.1:9122
+
+# --- Brute-force defender ----------------------------------------------------------------------
+# on/off; an address scoring the threshold within the window is banned for the ban time.
+export SFTPPROXY_DEFENDER=on
+export SFTPPROXY_DEFENDER_WINDOW=1800
+export SFTPPROXY_DEFENDER_THRESHOLD=15
+export SFTPPROXY_DEFENDER_BAN_TIME=1800
+# Never banned (monitoring, offices). Behind a balancer without PROXY protocol every client has its
+# address: list it here or enable SFTPPROXY_PROXY_PROTOCOL_FROM.
+# export SFTPPROXY_DEFENDER_ALLOW=192.0.2.0/24
 # Ciphers offered to clients, comma-separated (the client's preference picks); unset: ssh2's list
 # (aes128-gcm, aes256-gcm, aes128-ctr, aes192-ctr, chacha20-poly1305, aes256-ctr; no CBC).
 # export SFTPPROXY_CIPHERS=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com

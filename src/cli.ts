@@ -5,9 +5,8 @@ import { ConfigError } from './config/config-error.js';
 import { helpText } from './config/help-text.js';
 import { loadConfig } from './config/load-config.js';
 import { createLogger, type Logger } from './log/logger.js';
-import { start } from './main.js';
-import { dropPrivileges } from './runtime/drop-privileges.js';
 import { writePidfile } from './runtime/pidfile.js';
+import { serve } from './runtime/serve.js';
 import { runPrimary, workerNumber } from './runtime/workers.js';
 
 function version(): string {
@@ -37,9 +36,10 @@ async function run(): Promise<void> {
 
   if (config.workers > 1 && cluster.isPrimary) {
     try {
-      runPrimary(config, log);
+      await runPrimary(process.argv.slice(2), config, log);
     } catch (err) {
       if (err instanceof ConfigError) die(err.message, 2);
+      if ((err as NodeJS.ErrnoException).code === 'ADMIN_LISTEN') die(`${(err as Error).message}; choose another --admin-listen`, 1);
       throw err;
     }
     const removePidfile = config.pidfile ? writePidfile(config.pidfile) : () => {};
@@ -47,33 +47,17 @@ async function run(): Promise<void> {
     return;
   }
 
-  let running;
   try {
-    running = await start(config, log);
-    const dropped = dropPrivileges(config.userid, config.groupid);
-    if (dropped) log.info(dropped, 'privileges dropped');
+    await serve(process.argv.slice(2), config, log);
   } catch (err) {
     if (err instanceof ConfigError) die(err.message, 2);
     const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ADMIN_LISTEN') die(`${e.message}; choose another --admin-listen`, 1);
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
       die(`cannot listen on ${config.listen}:${config.port} (${e.code}); choose another --port/--listen`, 1);
     }
     throw err;
   }
-  // Under --workers the primary owns the pidfile.
-  const removePidfile = config.pidfile && worker === undefined ? writePidfile(config.pidfile) : () => {};
-
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(0), 5000);
-    force.unref();
-    running.stop().finally(() => { removePidfile(); process.exit(0); });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 /**

@@ -23,7 +23,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/config-error.js';
 import { constantTimeIncludes } from './constant-time.js';
 import { findOverlap, type FolderOwner } from './folder-overlap.js';
-import { parsePermissions, type ParsedPermissions } from '../policy/permissions.js';
+import { parseStoredPermissions } from '../policy/permissions.js';
 import { describe, parseRoute, type RouteDefaults } from './parse-route.js';
 import { offeredKeyProblem, parsePublicKeyText } from './public-key-text.js';
 import { ensureAbsoluteFolder, ensureUserFolder, folderNameProblem } from './user-folder.js';
@@ -47,7 +47,7 @@ interface FileUser {
   /** Relative to sftp_path (validated), or absolute. */
   folder?: { relative: string } | { absolute: string };
   /** Unusable permissions refuse this user's logins only (the rest of the file still applies). */
-  permissions: ParsedPermissions;
+  permissions: ReturnType<typeof parseStoredPermissions>;
 }
 
 export interface UsersFileError {
@@ -301,7 +301,7 @@ export function parseUsersFile(text: string, opts: Pick<FileStoreOptions, 'route
     }
     const perms = entry['permissions'];
     if (perms !== undefined && typeof perms !== 'string') return fail('"permissions" must be a string such as "read-only" or "list,download,upload"');
-    const user: FileUser = { name, keys, permissions: parsePermissions(perms) };
+    const user: FileUser = { name, keys, permissions: parseStoredPermissions(perms) };
     const hasFolder = entry['folder'] !== undefined;
     const hasRoute = entry['route'] !== undefined;
     if (hasFolder === hasRoute) return fail('needs exactly one of "folder" (local mode) or "route" (proxy mode)');

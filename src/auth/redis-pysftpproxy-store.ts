@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { constantTimeEqual } from './constant-time.js';
 import { loginNameProblem, MAX_LOGIN_NAME } from './login-name.js';
-import { parsePermissions } from '../policy/permissions.js';
+import { parseStoredPermissions } from '../policy/permissions.js';
 import { parseRoute, type RouteDefaults } from './parse-route.js';
 import { offeredKeyProblem } from './public-key-text.js';
 import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserStore } from './user-store.js';
@@ -72,7 +72,7 @@ export class RedisPysftpproxyStore implements UserStore {
       this.log.warn({ user: username, key: userKey, problem: route.error }, 'bad route data in redis');
       return { ok: false, code: 'bad-data', reason: `bad route in ${userKey}: ${route.error}` };
     }
-    const permissions = parsePermissions(fields['permissions']);
+    const permissions = parseStoredPermissions(fields['permissions']);
     if (!permissions.ok) {
       this.log.warn({ user: username, key: userKey, field: 'permissions', word: permissions.word, problem: permissions.problem }, 'bad route data in redis');
       return { ok: false, code: 'bad-data', reason: `bad permissions in ${userKey}: ${JSON.stringify(permissions.word)} ${permissions.problem}` };

@@ -1,6 +1,6 @@
 // One solt user as read by solt-fetch-users.ts, validated: the user (or none: deleted, or unusable
 // at all) and the problems found, each naming its Redis key, for the store to log once.
-import { ALL_PERMISSIONS, parsePermissions, type Permissions } from '../policy/permissions.js';
+import { parseStoredPermissions, type Permissions } from '../policy/permissions.js';
 import { loginNameProblem, MAX_LOGIN_NAME } from './login-name.js';
 import { describe } from './parse-route.js';
 import { parsePublicKeyText } from './public-key-text.js';
@@ -19,7 +19,8 @@ export interface SoltUser {
   claimed: boolean;
   /** Bad data that refuses every login of this user (already logged). */
   problem: string | undefined;
-  permissions: Permissions;
+  /** Unset: the server's --permissions. */
+  permissions: Permissions | undefined;
 }
 
 export interface SoltNote {
@@ -68,10 +69,10 @@ export function parseSoltUser(id: string, raw: RawUser): ParsedSoltUser {
     folder: undefined,
     claimed: false,
     problem: undefined,
-    permissions: ALL_PERMISSIONS,
+    permissions: undefined,
   };
-  const perms = permissions && 'value' in permissions ? parsePermissions(permissions.value)
-    : permissions ? { ok: false as const, word: '', problem: `is ${permissions.tooLong} bytes long` } : parsePermissions(undefined);
+  const perms = permissions && 'value' in permissions ? parseStoredPermissions(permissions.value)
+    : permissions ? { ok: false as const, word: '', problem: `is ${permissions.tooLong} bytes long` } : parseStoredPermissions(undefined);
   if (perms.ok) user.permissions = perms.permissions;
   else {
     user.problem = `bad permissions in ${hashKey}: ${JSON.stringify(perms.word)} ${perms.problem}`;

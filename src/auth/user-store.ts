@@ -33,10 +33,15 @@ export interface UserPolicy {
   permissions: Permissions;
 }
 
-/** A user the store has let in, with what the backend needs to serve them. */
-export interface AuthorizedUser {
+/** A user as the store has it: a policy field the store leaves unset takes the server's default. */
+export interface StoredUser {
   name: string;
   target: Target;
+  policy: { permissions: Permissions | undefined };
+}
+
+/** A user the server has let in, with what the backend needs to serve them. */
+export interface AuthorizedUser extends StoredUser {
   policy: UserPolicy;
 }
 
@@ -50,7 +55,7 @@ export interface AuthorizedUser {
 export type RefusalCode = 'unknown-user' | 'unknown-key' | 'wrong-key' | 'inactive' | 'bad-data';
 
 export type AuthDecision =
-  | { ok: true; user: AuthorizedUser }
+  | { ok: true; user: StoredUser }
   /** `reason` is for the operator's log only, never sent to the client. */
   | { ok: false; code: RefusalCode; reason: string };
 

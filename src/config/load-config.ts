@@ -7,6 +7,7 @@ import { ConfigError } from './config-error.js';
 import { readIniFile } from './ini-file.js';
 import { OPTIONS, type Config, type OptionSpec } from './options.js';
 import { expandPath, parseValue } from './parse-value.js';
+import { parsePermissions } from '../policy/permissions.js';
 
 export type LoadResult =
   | { kind: 'run'; config: Config }
@@ -66,6 +67,8 @@ function checkCombinations(c: Config): void {
     }
   }
   if (c.redisUrl) checkRedisUrl(c.redisUrl);
+  const perms = parsePermissions(c.permissions);
+  if (!perms.ok) throw new ConfigError(`--permissions ${JSON.stringify(c.permissions)}: ${JSON.stringify(perms.word)}: ${perms.problem}`);
   if (c.publickeyPath && !c.privatekeyPath) {
     throw new ConfigError('--publickey-path is set without --privatekey-path: set both, or neither to use a generated host key');
   }

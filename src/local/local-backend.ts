@@ -1,7 +1,7 @@
 // Local mode's backend: each sftp channel is served by our own SFTP server, confined to the
 // user's folder (src/sftp + src/local/confined-fs.ts).
 import type { Logger } from 'pino';
-import type { AuthorizedUser } from '../auth/user-store.js';
+import type { StoredUser } from '../auth/user-store.js';
 import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
 import { serveSftp, type SftpServerSession } from '../sftp/sftp-server.js';
 
@@ -12,7 +12,7 @@ export interface LocalBackendOptions {
 export class LocalBackend implements Backend {
   constructor(private readonly opts: LocalBackendOptions) {}
 
-  refusal(user: AuthorizedUser): string | undefined {
+  refusal(user: StoredUser): string | undefined {
     return user.target.kind === 'folder' ? undefined : 'the user has a route, not a folder: local mode serves folders';
   }
 

@@ -36,6 +36,11 @@ export function parsePermissions(text: string | undefined): ParsedPermissions {
   return { ok: true, permissions: out.size === PERMISSIONS.length ? ALL_PERMISSIONS : out };
 }
 
+/** A store's field: unset or blank leaves the choice to the server's --permissions. */
+export function parseStoredPermissions(text: string | undefined): { ok: true; permissions: Permissions | undefined } | { ok: false; word: string; problem: string } {
+  return text === undefined || text.trim() === '' ? { ok: true, permissions: undefined } : parsePermissions(text);
+}
+
 /** The canonical text: `*`, or the words in table order. */
 export function formatPermissions(p: Permissions): string {
   if (PERMISSIONS.every((w) => p.has(w))) return '*';

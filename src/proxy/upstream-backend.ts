@@ -3,7 +3,7 @@
 // every sftp channel the client opens becomes an sftp channel upstream, piped byte for byte.
 import ssh2, { type ClientChannel } from 'ssh2';
 import type { Logger } from 'pino';
-import type { AuthorizedUser, Route } from '../auth/user-store.js';
+import type { Route, StoredUser } from '../auth/user-store.js';
 import type { LoadedKey } from '../keys/read-private-key.js';
 import { RouteKeyCache, RouteKeyError } from '../keys/route-key-cache.js';
 import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
@@ -33,7 +33,7 @@ export class UpstreamBackend implements Backend {
 
   constructor(private readonly opts: UpstreamBackendOptions) {}
 
-  refusal(user: AuthorizedUser, keyBlob: Buffer): string | undefined {
+  refusal(user: StoredUser, keyBlob: Buffer): string | undefined {
     if (user.target.kind !== 'upstream') return 'the user has a folder, not a route: proxy mode serves routes';
     // A route leading back to this proxy would log in again with the proxy's own key, dialing
     // itself in a loop; no client ever needs the proxy's upstream keys.

@@ -19,6 +19,13 @@ export function redisAddress(s: RedisSettings): string {
   return `${s.redisHost}:${s.redisPort}/${s.redisDb}`;
 }
 
+const upState = new WeakMap<Redis, () => boolean>();
+
+/** Whether `client` (made by createRedis) answers: connected and its health checks pass. */
+export function redisIsUp(client: Redis): boolean {
+  return upState.get(client)?.() ?? client.status === 'ready';
+}
+
 /**
  * `whileDown` tells the operator what an outage means for this process (proxy mode refuses logins;
  * local mode keeps serving the users it has in memory).
@@ -39,6 +46,7 @@ export function createRedis(s: RedisSettings, log: Logger, whileDown: string): R
 
   const address = redisAddress(s);
   let state: 'starting' | 'up' | 'down' = 'starting';
+  upState.set(client, () => state === 'up' && client.status === 'ready');
   client.on('ready', () => {
     if (state !== 'up') log.info({ redis: address }, state === 'down' ? 'redis available again' : 'redis connected');
     state = 'up';

@@ -1,20 +1,17 @@
-// Decides at accept whether a new TCP connection may be held, before any SSH work is spent on it:
-// - --max-startups: connections not logged in yet, held at once. At the cap a newcomer is not
+// --max-startups, decided at accept before any SSH work is spent on a connection: connections not
+// logged in yet, held at once by this process. At the cap a newcomer is not
 //   simply refused, or one source holding every slot (a flood of silent sockets) would lock out
 //   everyone else until the grace time frees them: a newcomer from an address holding fewer
 //   startups than the busiest address takes the place of that address's oldest startup. Only a
 //   newcomer from (one of) the busiest addresses is refused. A flood from one address then
 //   costs that address its own slots, not other people's logins.
-// - --max-connections-per-ip: connections one address holds in any state.
-// Limits can be changed while running (SIGHUP); connections already held are not affected.
+// The limit can be changed while running (SIGHUP); connections already held are not affected.
 
 export interface AdmissionLimits {
   maxStartups: number;
-  /** 0: unlimited. */
-  maxConnectionsPerIp: number;
 }
 
-/** One held connection, from accept until its close. */
+/** One connection's place, from accept until its close. */
 export interface Ticket {
   readonly ip: string;
   /** Logged in: no longer counts as a startup. */
@@ -25,7 +22,7 @@ export interface Ticket {
 
 export type Admitted =
   | { ok: true; ticket: Ticket; evicted?: EvictedStartup }
-  | { ok: false; reason: 'max-startups' | 'max-connections-per-ip'; limit: number };
+  | { ok: false; reason: 'max-startups'; limit: number };
 
 /** A startup that had to make room: the caller closes its connection. */
 export interface EvictedStartup {
@@ -40,7 +37,6 @@ interface Startup {
 }
 
 export class Admission {
-  private readonly perIp = new Map<string, number>();
   /** Startups in accept order (a Set keeps insertion order; the oldest of an address is found first). */
   private readonly startups = new Set<Startup>();
   private readonly startupsPerIp = new Map<string, number>();
@@ -55,19 +51,9 @@ export class Admission {
     return this.startups.size;
   }
 
-  get connectionCount(): number {
-    let n = 0;
-    for (const c of this.perIp.values()) n += c;
-    return n;
-  }
-
   /** `close` ends the connection if it has to make room for another. */
   admit(ip: string, close: () => void): Admitted {
-    const { maxStartups, maxConnectionsPerIp } = this.limits;
-    const held = this.perIp.get(ip) ?? 0;
-    if (maxConnectionsPerIp > 0 && held >= maxConnectionsPerIp) {
-      return { ok: false, reason: 'max-connections-per-ip', limit: maxConnectionsPerIp };
-    }
+    const { maxStartups } = this.limits;
     let evicted: EvictedStartup | undefined;
     if (this.startups.size >= maxStartups) {
       const victim = this.victimFor(ip);
@@ -75,7 +61,6 @@ export class Admission {
       this.dropStartup(victim);
       evicted = { ip: victim.ip, close: victim.close };
     }
-    this.perIp.set(ip, held + 1);
     const startup: Startup = { ip, since: Date.now(), close };
     this.startups.add(startup);
     bump(this.startupsPerIp, ip, 1);
@@ -92,7 +77,6 @@ export class Admission {
         if (released) return;
         released = true;
         if (starting) this.dropStartup(startup);
-        bump(this.perIp, ip, -1);
       },
     };
     return evicted ? { ok: true, ticket, evicted } : { ok: true, ticket };

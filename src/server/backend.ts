@@ -2,7 +2,7 @@
 // local folder server each implement Backend; the SSH front server knows only this.
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { AuthorizedUser } from '../auth/user-store.js';
+import type { AuthorizedUser, StoredUser } from '../auth/user-store.js';
 
 /**
  * An accepted SFTP subsystem channel: a duplex byte stream plus the SSH channel extras.
@@ -45,7 +45,7 @@ export interface Backend {
    * folder in proxy mode, the proxy's own upstream key, ...), or undefined. Asked before the
    * login is accepted, so such a user is refused, not half-served.
    */
-  refusal(user: AuthorizedUser, keyBlob: Buffer): string | undefined;
+  refusal(user: StoredUser, keyBlob: Buffer): string | undefined;
   /** Called once per authenticated connection, before the client opens any channel. */
   connect(ctx: ConnectionContext): BackendConnection;
   close(): Promise<void>;

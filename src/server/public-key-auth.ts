@@ -2,17 +2,20 @@
 // - Every attempt asks the store again, the signed request too: a key removed between the key
 //   query and the signature is refused (no decision is cached on the connection).
 // - Refused attempts are counted; at --max-auth-tries the connection is closed (OpenSSH's
-//   MaxAuthTries counts key offers the same way).
+//   MaxAuthTries counts key offers the same way). What was refused is tallied for the defender.
+// - --max-sessions-per-user is taken at the signed request, before the login is accepted.
 // - User names are client input: checked for length and control characters before any store
 //   sees them, and shortened in the log.
 // - Nothing here may throw into ssh2: an unexpected error refuses the attempt and is logged.
 import type { AuthContext, PublicKeyAuthContext } from 'ssh2';
 import type { Logger } from 'pino';
 import { fingerprint } from '../keys/fingerprint.js';
-import { formatPermissions } from '../policy/permissions.js';
+import { clientText } from '../log/client-text.js';
+import type { LoginRefusal, Metrics } from '../ops/metrics.js';
+import type { Lease } from '../ops/shared-state.js';
+import { formatPermissions, type Permissions } from '../policy/permissions.js';
 import { StoreUnavailableError, type AuthorizedUser, type UserStore } from '../auth/user-store.js';
 import type { Backend } from './backend.js';
-import { clientText } from '../log/client-text.js';
 import { algorithmProblem, signatureProblem } from './verify-signature.js';
 
 /** Longer than any name a store accepts (they cap at 256). */
@@ -23,21 +26,40 @@ export interface AuthOutcome {
   user: AuthorizedUser | undefined;
   /** The key the user logged in with (blob), for later re-checks (revocation). */
   keyBlob: Buffer | undefined;
+  /** The user's place under --max-sessions-per-user, held until the connection closes. */
+  session: Lease | undefined;
+}
+
+/** What the limits and defaults are right now (they change on SIGHUP). */
+export interface AuthSettings {
+  maxAuthTries: number;
+  maxSessionsPerUser: number;
+  /** For users whose store entry names no permissions. */
+  defaultPermissions: Permissions;
 }
 
 export interface PublicKeyAuthOptions {
   store: UserStore;
   backend: Backend;
   log: Logger;
-  maxAuthTries: () => number;
+  metrics: Metrics;
+  settings: () => AuthSettings;
+  /** A place for `user` under --max-sessions-per-user (null: full). */
+  reserveSession: (user: string, limit: number) => Promise<Lease | null>;
   /** The connection must close: too many failures. */
   onTooManyFailures: (failures: number) => void;
   /** Whether the client is still there (a decision arriving after its close is dropped). */
   isOpen: () => boolean;
 }
 
+/** Refusals that look like guessing (scored 2 by the defender) and like a wrong credential (1). */
+const GUESSES: ReadonlySet<LoginRefusal> = new Set(['unknown-user', 'unknown-key', 'bad-name']);
+const WRONG: ReadonlySet<LoginRefusal> = new Set(['wrong-key', 'bad-signature', 'inactive', 'method']);
+
 export class PublicKeyAuth {
-  readonly outcome: AuthOutcome = { user: undefined, keyBlob: undefined };
+  readonly outcome: AuthOutcome = { user: undefined, keyBlob: undefined, session: undefined };
+  /** Refused attempts by kind, for the defender if the connection never logs in. */
+  readonly tally = { unknown: 0, refused: 0 };
   private failures = 0;
 
   constructor(private readonly opts: PublicKeyAuthOptions) {}
@@ -45,58 +67,70 @@ export class PublicKeyAuth {
   /** ssh2's 'authentication' event. */
   handle(ctx: AuthContext): void {
     // The connection is closing; a request the client sent meanwhile gets no more work.
-    if (this.failures >= this.opts.maxAuthTries()) return;
+    if (this.failures >= this.opts.settings().maxAuthTries) return;
     if (ctx.method !== 'publickey') {
       // 'none' is how clients ask which methods exist: answered, not counted (as OpenSSH).
       if (ctx.method !== 'none') {
         this.opts.log.info({ user: clientText(ctx.username), method: ctx.method }, 'login refused: only publickey is allowed');
-        return this.refuse(ctx);
+        return this.refuse(ctx, 'method');
       }
       return void ctx.reject(['publickey']);
     }
     this.onPublicKey(ctx).catch((err: unknown) => {
+      this.opts.metrics.bug();
       this.opts.log.error({ err, user: clientText(ctx.username) }, 'bug: authentication handler failed; attempt refused');
-      this.refuse(ctx);
+      this.refuse(ctx, 'internal');
     });
   }
 
-  private refuse(ctx: AuthContext): void {
+  private refuse(ctx: AuthContext, why: LoginRefusal): void {
     this.failures++;
+    this.opts.metrics.loginRefused(why);
+    if (GUESSES.has(why)) this.tally.unknown++;
+    else if (WRONG.has(why)) this.tally.refused++;
     if (!this.opts.isOpen()) return;
     ctx.reject(['publickey']);
-    if (this.failures >= this.opts.maxAuthTries()) this.opts.onTooManyFailures(this.failures);
+    if (this.failures >= this.opts.settings().maxAuthTries) this.opts.onTooManyFailures(this.failures);
   }
 
   private async onPublicKey(ctx: PublicKeyAuthContext): Promise<void> {
     const key = fingerprint(ctx.key.data);
     const user = clientText(ctx.username);
-    const refuse = (reason: string): void => {
+    const refuse = (why: LoginRefusal, reason: string): void => {
       this.opts.log.info({ user, key, reason }, 'login refused');
-      this.refuse(ctx);
+      this.refuse(ctx, why);
     };
     const nameProblem = usernameProblem(ctx.username);
-    if (nameProblem) return refuse(nameProblem);
+    if (nameProblem) return refuse('bad-name', nameProblem);
     const problem = ctx.signature ? signatureProblem(ctx) : algorithmProblem(ctx);
-    if (problem) return refuse(problem);
+    if (problem) return refuse(problem === 'bad signature' ? 'bad-signature' : 'key-type', problem);
     let decision;
     try {
       decision = await this.opts.store.authorize(ctx.username, { algo: ctx.key.algo, data: ctx.key.data });
     } catch (err) {
       const why = err instanceof StoreUnavailableError ? err.message : `store error: ${(err as Error).message}`;
-      return refuse(`user store unavailable (${why})`);
+      return refuse('store-unavailable', `user store unavailable (${why})`);
     }
     if (!this.opts.isOpen()) return; // the client left while the store answered
-    if (!decision.ok) return refuse(decision.reason);
+    if (!decision.ok) return refuse(decision.code, decision.reason);
     const unservable = this.opts.backend.refusal(decision.user, ctx.key.data);
-    if (unservable) return refuse(unservable);
+    if (unservable) return refuse('not-servable', unservable);
     if (!ctx.signature) return void ctx.accept(); // "this key would do": the client now signs with it
-    const u = decision.user;
+
+    const settings = this.opts.settings();
+    const session = await this.opts.reserveSession(ctx.username, settings.maxSessionsPerUser);
+    if (!session) return refuse('max-sessions-per-user', `the user has ${settings.maxSessionsPerUser} sessions open (--max-sessions-per-user)`);
+    if (!this.opts.isOpen()) return session.release();
+    const stored = decision.user;
+    const u: AuthorizedUser = { ...stored, policy: { permissions: stored.policy.permissions ?? settings.defaultPermissions } };
     const t = u.target;
     this.opts.log.info({ user, key, ...(t.kind === 'upstream' ? { upstream: `${t.route.user}@${t.route.host}:${t.route.port}` } : { folder: t.path }),
       permissions: formatPermissions(u.policy.permissions) }, 'login accepted');
+    this.opts.metrics.loginAccepted();
     // Before accepting: ssh2 may emit 'ready' inside accept().
     this.outcome.user = u;
     this.outcome.keyBlob = ctx.key.data;
+    this.outcome.session = session;
     ctx.accept();
   }
 }

@@ -1,21 +1,27 @@
-// The front door: a TCP listener feeding ssh2's server. It admits public-key logins the user store
-// approves, then hands each `sftp` subsystem channel to the backend. Nothing else is served.
+// The front door: a TCP listener feeding ssh2's server. Connections pass the accept gate (client
+// address, bans, limits), then authenticate (publickey only), then each `sftp` subsystem channel
+// goes to the backend. Nothing else is served. It also drains (stop accepting, let sessions end)
+// and takes new settings and a new host key while running.
 import net from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { HostKey } from '../keys/host-key.js';
 import type { UserStore } from '../auth/user-store.js';
 import { clientText } from '../log/client-text.js';
-import { ThrottledLog } from '../log/throttled-log.js';
-import { Admission, type AdmissionLimits, type Ticket } from './admission.js';
+import type { Defender } from '../ops/defender.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { CounterStore } from '../ops/shared-state.js';
+import { AcceptGate, formatRemote, type Admitted, type GateLimits } from './accept-gate.js';
 import type { Backend, BackendConnection, SftpChannel } from './backend.js';
-import { PublicKeyAuth } from './public-key-auth.js';
+import { IdleWatch } from './idle-watch.js';
+import { PublicKeyAuth, type AuthSettings } from './public-key-auth.js';
 
 /** What may change while running (SIGHUP). */
-export interface ServerLimits extends AdmissionLimits {
+export interface ServerSettings extends GateLimits, AuthSettings {
   /** Seconds a connection may stay unauthenticated. */
   loginGraceTime: number;
-  maxAuthTries: number;
+  /** Seconds without SFTP traffic before a session is closed; 0: never. */
+  idleTimeout: number;
 }
 
 export interface SshServerOptions {
@@ -23,7 +29,10 @@ export interface SshServerOptions {
   store: UserStore;
   backend: Backend;
   log: Logger;
-  limits: ServerLimits;
+  metrics: Metrics;
+  counters: CounterStore;
+  defender: Defender | undefined;
+  settings: ServerSettings;
   /** Ciphers and key exchanges offered, in order. */
   ciphers: string[];
   kex: string[];
@@ -34,7 +43,7 @@ const MAX_SESSIONS = 10;
 
 interface AcceptedSocket {
   socket: net.Socket;
-  ticket: Ticket;
+  admitted: Admitted;
   started: number;
   log: Logger;
   /** Ends the connection unless it authenticates within the login grace time. */
@@ -42,76 +51,97 @@ interface AcceptedSocket {
 }
 
 export class SshServer {
-  private readonly ssh: ssh2.Server;
+  /** Serves new connections; on a host key change a new one takes over, old connections stay on theirs. */
+  private ssh: ssh2.Server;
   private readonly tcp: net.Server;
-  private readonly clients = new Set<Connection>();
-  /** Sockets accepted whose SSH identification ssh2 has not read yet, by remote address:port. */
+  private readonly clients = new Map<Connection, { log: Logger }>();
+  /** Sockets accepted whose SSH identification ssh2 has not read yet, by socket address:port. */
   private readonly accepted = new Map<string, AcceptedSocket>();
-  private readonly admission: Admission;
-  private readonly refusals: ThrottledLog;
-  private limits: ServerLimits;
+  private readonly gate: AcceptGate;
+  private readonly idle: IdleWatch;
+  private settings: ServerSettings;
+  private hostKey: HostKey;
+  private listening = false;
 
   constructor(private readonly opts: SshServerOptions) {
-    this.limits = opts.limits;
-    this.admission = new Admission(opts.limits);
-    this.refusals = new ThrottledLog(opts.log);
-    const algorithms = { cipher: opts.ciphers as ssh2.CipherAlgorithm[], kex: opts.kex as ssh2.KexAlgorithm[] };
-    this.ssh = new ssh2.Server({ hostKeys: [opts.hostKey.pem], ident: 'pysftpproxy', algorithms }, (client, info) =>
-      this.onClient(client, `${info.ip}:${info.port}`));
+    this.settings = opts.settings;
+    this.hostKey = opts.hostKey;
+    this.gate = new AcceptGate(opts.settings, opts.counters, opts.defender, opts.metrics, opts.log);
+    this.idle = new IdleWatch(opts.settings.idleTimeout * 1000);
+    this.ssh = this.newSshServer(opts.hostKey);
     // Our own listener: Nagle off from the first byte (+60-80 % throughput measured), and the
     // place where connections are admitted or refused before any SSH work.
     this.tcp = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onSocket(socket));
   }
 
-  setLimits(limits: ServerLimits): void {
-    this.limits = limits;
-    this.admission.setLimits(limits);
+  private newSshServer(hostKey: HostKey): ssh2.Server {
+    const algorithms = { cipher: this.opts.ciphers as ssh2.CipherAlgorithm[], kex: this.opts.kex as ssh2.KexAlgorithm[] };
+    const server = new ssh2.Server({ hostKeys: [hostKey.pem], ident: 'pysftpproxy', algorithms }, (client, info) =>
+      this.onClient(client, `${info.ip}:${info.port}`));
+    return server;
   }
 
-  /**
-   * Every TCP connection is admitted (or refused) and timed from accept: ssh2 calls `onClient`
-   * only once the client has sent its identification line, so a silent socket or one speaking
-   * another protocol would otherwise be held without a timer and leave no trace in the log.
-   */
+  get isListening(): boolean {
+    return this.listening;
+  }
+
+  /** New settings for new connections and checks from now on; live sessions are not touched. */
+  setSettings(settings: ServerSettings): void {
+    this.settings = settings;
+    this.gate.setLimits(settings);
+    this.idle.setTimeout(settings.idleTimeout * 1000);
+  }
+
+  /** New connections see `key`; connections already open keep the key they were shown. */
+  setHostKey(key: HostKey): void {
+    if (key.fingerprint === this.hostKey.fingerprint) return;
+    this.hostKey = key;
+    this.ssh = this.newSshServer(key);
+  }
+
   private onSocket(socket: net.Socket): void {
-    const ip = socket.remoteAddress ?? 'unknown';
-    const remote = `${ip}:${socket.remotePort ?? 0}`;
     socket.on('error', () => {}); // a reset before ssh2 takes the socket must not be unhandled
-    const admitted = this.admission.admit(ip, () => socket.destroy());
-    if (!admitted.ok) {
-      this.refusals.info(`${admitted.reason}:${ip}`, { remote, limit: admitted.limit, reason: admitted.reason },
-        `connection refused: ${admitted.reason} reached`);
+    this.opts.metrics.connection();
+    const started = Date.now();
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    // The grace time runs from accept: a silent socket, one stuck in a PROXY header or one that
+    // never finishes the SSH handshake is closed when it ends.
+    const grace = setTimeout(() => {
+      const conn = this.accepted.get(key);
+      this.opts.metrics.closedBy('login-grace-time');
+      (conn?.log ?? this.opts.log.child({ remote: key })).info({ seconds: this.settings.loginGraceTime }, 'login grace time exceeded: connection closed');
       socket.destroy();
-      return;
-    }
-    if (admitted.evicted) {
-      this.refusals.info(`evicted:${admitted.evicted.ip}`, { ip: admitted.evicted.ip, limit: this.limits.maxStartups, reason: 'max-startups' },
-        'connection closed before login to make room: its address holds the most unauthenticated connections');
-      admitted.evicted.close();
-    }
-    const log = this.opts.log.child({ remote });
-    log.info('connection');
-    const conn: AcceptedSocket = {
-      socket,
-      ticket: admitted.ticket,
-      started: Date.now(),
-      log,
-      grace: setTimeout(() => {
-        conn.log.info({ seconds: this.limits.loginGraceTime }, 'login grace time exceeded: connection closed');
-        socket.destroy();
-      }, this.limits.loginGraceTime * 1000),
-    };
-    conn.grace.unref();
-    this.accepted.set(remote, conn);
-    socket.once('close', () => {
-      clearTimeout(conn.grace);
-      conn.ticket.release();
-      if (this.accepted.get(remote) !== conn) return; // ssh2 took it over and logs its end
-      this.accepted.delete(remote);
-      log.info({ durationMs: Date.now() - conn.started, bytesRead: socket.bytesRead },
-        'connection closed before SSH identification (not an SSH client?)');
+    }, this.settings.loginGraceTime * 1000);
+    grace.unref();
+    socket.once('close', () => clearTimeout(grace));
+    this.gate.admit(socket).then((admitted) => {
+      if (!admitted) return clearTimeout(grace);
+      this.opts.metrics.connectionState('startup', 1);
+      const { client } = admitted;
+      const log = this.opts.log.child({ remote: formatRemote(client), ...(client.via ? { via: client.via } : {}) });
+      log.info('connection');
+      const conn: AcceptedSocket = { socket, admitted, started, log, grace };
+      this.accepted.set(key, conn);
+      socket.once('close', () => {
+        if (this.accepted.get(key) !== conn) return; // ssh2 took it over
+        this.accepted.delete(key);
+        this.endStartup(conn, undefined);
+        log.info({ durationMs: Date.now() - started, bytesRead: socket.bytesRead }, 'connection closed before SSH identification (not an SSH client?)');
+      });
+      this.ssh.injectSocket(socket);
+    }, (err: unknown) => {
+      this.opts.metrics.bug();
+      this.opts.log.error({ err }, 'bug: accepting a connection failed');
+      socket.destroy();
     });
-    this.ssh.injectSocket(socket);
+  }
+
+  /** A connection that was a startup is gone or logged in; one that never logged in is scored. */
+  private endStartup(conn: AcceptedSocket, auth: PublicKeyAuth | undefined, loggedIn = false): void {
+    this.opts.metrics.connectionState('startup', -1);
+    if (loggedIn) return;
+    conn.admitted.release();
+    void this.opts.defender?.failed(conn.admitted.client.ip, auth?.tally ?? { unknown: 0, refused: 0 });
   }
 
   listen(port: number, host: string): Promise<net.AddressInfo> {
@@ -119,38 +149,70 @@ export class SshServer {
       this.tcp.once('error', reject);
       this.tcp.listen(port, host, () => {
         this.tcp.off('error', reject);
+        this.listening = true;
         resolve(this.tcp.address() as net.AddressInfo);
       });
     });
   }
 
-  /** Stop accepting, end every client connection. */
-  async close(): Promise<void> {
+  /**
+   * Stop accepting now (connections not logged in yet are closed too: a login during the drain
+   * is refused), let logged-in connections go on for up to `timeoutMs`, then close the rest with a
+   * log line each. Resolves when every connection is gone.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.gate.drain();
+    this.listening = false;
     const closed = new Promise<void>((r) => this.tcp.close(() => r()));
-    for (const c of this.clients) c.end();
     for (const { socket } of this.accepted.values()) socket.destroy();
-    this.refusals.close();
+    for (const [client, { log }] of this.clients) {
+      if (!(client as Connection & { authenticated?: boolean }).authenticated) {
+        log.info('connection closed: the server is draining');
+        client.end();
+      }
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (this.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const [client, { log }] of this.clients) {
+      this.opts.metrics.closedBy('drain-timeout');
+      log.info({ drainTimeoutSeconds: Math.round(timeoutMs / 1000) }, 'connection closed: drain timeout');
+      client.end();
+    }
+    const gone = Date.now() + 2000;
+    while (this.clients.size > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
     await closed;
   }
 
-  private onClient(client: Connection, remote: string): void {
-    const conn = this.accepted.get(remote);
+  /** Close everything now. */
+  async close(): Promise<void> {
+    await this.drain(0);
+    this.gate.close();
+    this.idle.close();
+  }
+
+  private onClient(client: Connection, socketKey: string): void {
+    const conn = this.accepted.get(socketKey);
     if (!conn) return void client.end(); // its socket is gone already
-    this.accepted.delete(remote);
-    const { started, grace, ticket } = conn;
+    this.accepted.delete(socketKey);
+    const { started, grace, admitted } = conn;
     let log = conn.log;
-    this.clients.add(client);
+    const remote = formatRemote(admitted.client);
+    this.clients.set(client, { log });
     let open = true;
+    let loggedIn = false;
     let backend: BackendConnection | undefined;
 
     const auth = new PublicKeyAuth({
       store: this.opts.store,
       backend: this.opts.backend,
       log,
-      maxAuthTries: () => this.limits.maxAuthTries,
+      metrics: this.opts.metrics,
+      settings: () => this.settings,
+      reserveSession: (user, limit) => this.opts.counters.acquire(`user:${user}`, limit),
       isOpen: () => open,
       onTooManyFailures: (failures) => {
-        log.info({ failures, max: this.limits.maxAuthTries }, 'too many authentication failures: connection closed');
+        this.opts.metrics.closedBy('max-auth-tries');
+        log.info({ failures, max: this.settings.maxAuthTries }, 'too many authentication failures: connection closed');
         client.end();
       },
     });
@@ -162,8 +224,12 @@ export class SshServer {
       // ssh2 can emit 'ready' after the client already left (its close raced the store's answer):
       // nothing may be dialed or opened for a client that is gone.
       if (!open || !user) return void client.end();
-      ticket.authenticated();
+      loggedIn = true;
+      admitted.ticket.authenticated();
+      this.endStartup(conn, auth, true);
+      this.opts.metrics.connectionState('authenticated', 1);
       log = log.child({ user: user.name });
+      this.clients.set(client, { log });
       backend = this.opts.backend.connect({ user, remote, log });
       this.serveSessions(client, backend, log);
     });
@@ -173,8 +239,14 @@ export class SshServer {
       open = false;
       clearTimeout(grace);
       this.clients.delete(client);
-      ticket.release();
-      if (!backend) return void log.info({ durationMs: Date.now() - started }, 'connection closed before login');
+      auth.outcome.session?.release();
+      if (!loggedIn) {
+        this.endStartup(conn, auth);
+        return void log.info({ durationMs: Date.now() - started }, 'connection closed before login');
+      }
+      admitted.release();
+      this.opts.metrics.connectionState('authenticated', -1);
+      if (!backend) return;
       backend.close();
       const { bytesUp, bytesDown } = backend.counters;
       log.info({ bytesUp, bytesDown, durationMs: Date.now() - started }, 'session end');
@@ -182,6 +254,8 @@ export class SshServer {
   }
 
   private serveSessions(client: Connection, backend: BackendConnection, log: Logger): void {
+    const bytes = this.opts.metrics.track(backend.counters);
+    client.once('close', () => bytes.ended());
     let sessions = 0;
     client.on('session', (accept, reject) => {
       if (sessions >= MAX_SESSIONS) {
@@ -201,6 +275,15 @@ export class SshServer {
         // subsystem request on the same session, or one on a session already closing.
         const channel = acceptSub() as unknown as SftpChannel | undefined;
         if (!channel) return void log.info('subsystem request on a session that has one or is closing: ignored');
+        this.opts.metrics.sessionOpened();
+        channel.once('close', () => this.opts.metrics.sessionClosed());
+        if (this.settings.idleTimeout > 0) {
+          this.idle.watch(channel, (idleMs) => {
+            this.opts.metrics.closedBy('idle-timeout');
+            log.info({ idleSeconds: Math.round(idleMs / 1000), idleTimeout: this.settings.idleTimeout }, 'session closed: idle timeout');
+            channel.close();
+          });
+        }
         backend.openSftp(channel);
       });
       // Other session requests (env, signal, ...) have no listener: ssh2 refuses them itself.

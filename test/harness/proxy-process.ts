@@ -41,6 +41,10 @@ export function proxyEnv(env: Record<string, string | undefined> = {}): NodeJS.P
     if (k.startsWith('SFTPPROXY_') || k === 'NODE_TEST_CONTEXT') continue;
     out[k] = v;
   }
+  // Tests make thousands of failing logins on purpose, all from 127.0.0.1: the brute-force
+  // defender (on by default) would ban the test client itself. Tests of the defender attack from
+  // other loopback addresses (127.0.0.2, ...) and see 127.0.0.1 stay allowed, or set this.
+  out['SFTPPROXY_DEFENDER_ALLOW'] = '127.0.0.1';
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete out[k];
     else out[k] = v;

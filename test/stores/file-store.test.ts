@@ -2,7 +2,6 @@
  * FileStore: a JSON users file with folder (local) and route (proxy) entries, watched and
  * re-read live; a broken file keeps the previous users.
  */
-import { ALL_PERMISSIONS } from '../../src/policy/permissions.js';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, realpath, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -95,14 +94,14 @@ describe('file store', () => {
     assert.equal(s.cap.find('users file loaded', { users: 4 }).length, 1);
 
     const alice = await store.authorize('alice', clientKey(k1));
-    assert.deepEqual(alice, { ok: true, user: { name: 'alice', target: { kind: 'folder', path: join(await realpath(s.sftpPath), 'alice') }, policy: { permissions: ALL_PERMISSIONS } } });
+    assert.deepEqual(alice, { ok: true, user: { name: 'alice', target: { kind: 'folder', path: join(await realpath(s.sftpPath), 'alice') }, policy: { permissions: undefined } } });
     assert.deepEqual(await store.authorize('alice', clientKey(k2)), { ok: false, code: 'wrong-key', reason: 'public key not registered for this user' });
     assert.deepEqual(await store.authorize('bob', clientKey(k2)),
-      { ok: true, user: { name: 'bob', target: { kind: 'upstream', route: { host: '10.0.0.5', port: 2222, user: 'bobby', hostKey: FINGERPRINT } }, policy: { permissions: ALL_PERMISSIONS } } });
+      { ok: true, user: { name: 'bob', target: { kind: 'upstream', route: { host: '10.0.0.5', port: 2222, user: 'bobby', hostKey: FINGERPRINT } }, policy: { permissions: undefined } } });
     const carol = await store.authorize('carol', clientKey(k1));
     assert.ok(carol.ok && folderOf(carol.user) === await realpath(absolute), 'absolute folder created and served');
     assert.deepEqual(await store.authorize('dave', clientKey(k3)),
-      { ok: true, user: { name: 'dave', target: { kind: 'upstream', route: { host: 'sftp.example.com', port: 22, user: 'root' } }, policy: { permissions: ALL_PERMISSIONS } } }, 'defaults from config');
+      { ok: true, user: { name: 'dave', target: { kind: 'upstream', route: { host: 'sftp.example.com', port: 22, user: 'root' } }, policy: { permissions: undefined } } }, 'defaults from config');
     assert.deepEqual(await store.authorize('eve', clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
     assert.deepEqual(await store.authorize('_comment', clientKey(k1)), { ok: false, code: 'unknown-user', reason: 'unknown user' });
   });

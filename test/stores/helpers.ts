@@ -1,7 +1,7 @@
 /** Shared bits for the user store tests: a pino logger whose lines we can read, polling, keys. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
-import type { AuthDecision, AuthorizedUser, ClientKey, UserStore } from '../../src/auth/user-store.js';
+import type { AuthDecision, ClientKey, StoredUser, UserStore } from '../../src/auth/user-store.js';
 import type { GeneratedKey } from '../harness/index.js';
 
 export type LogLine = Record<string, unknown> & { msg: string; level: number };
@@ -54,4 +54,4 @@ export const accepted = (d: AuthDecision): boolean => d.ok;
 export const refusedWith = (reason: string) => (d: AuthDecision): boolean => !d.ok && d.reason.includes(reason);
 
 /** The folder a local-mode user is served from (undefined for an upstream user). */
-export const folderOf = (u: AuthorizedUser): string | undefined => (u.target.kind === 'folder' ? u.target.path : undefined);
+export const folderOf = (u: StoredUser): string | undefined => (u.target.kind === 'folder' ? u.target.path : undefined);

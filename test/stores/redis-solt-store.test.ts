@@ -2,7 +2,6 @@
  * RedisSoltStore against a real redis-server: the solt_sftp schema, pub/sub live changes, folder
  * creation and write-back, hostile data, outages and the reconnect reload.
  */
-import { ALL_PERMISSIONS } from '../../src/policy/permissions.js';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, realpath, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,7 +41,7 @@ describe('redis-solt store', () => {
     const root = await realpath(s.sftpPath);
 
     const alice = await store.authorize('alice', clientKey(k1));
-    assert.deepEqual(alice, { ok: true, user: { name: 'alice', target: { kind: 'folder', path: join(root, 'alice') }, policy: { permissions: ALL_PERMISSIONS } } });
+    assert.deepEqual(alice, { ok: true, user: { name: 'alice', target: { kind: 'folder', path: join(root, 'alice') }, policy: { permissions: undefined } } });
     const mode = (await stat(join(root, 'alice'))).mode & 0o777;
     assert.equal(mode, 0o755 & ~process.umask());
     assert.deepEqual(await store.authorize('alice', clientKey(k2)), { ok: false, code: 'wrong-key', reason: 'public key not registered for this user' });
@@ -71,7 +70,7 @@ describe('redis-solt store', () => {
     assert.deepEqual(await store.authorize('zoe', clientKey(k2)), { ok: false, code: 'unknown-user', reason: 'unknown user' }, 'not published yet');
     await s.admin.publish('sftp_users', '2');
     const zoe = await waitForDecision(store, 'zoe', k2, 'zoe added', accepted);
-    assert.deepEqual(zoe, { ok: true, user: { name: 'zoe', target: { kind: 'folder', path: join(root, 'zoe') }, policy: { permissions: ALL_PERMISSIONS } } });
+    assert.deepEqual(zoe, { ok: true, user: { name: 'zoe', target: { kind: 'folder', path: join(root, 'zoe') }, policy: { permissions: undefined } } });
 
     await s.admin.hset(soltUserKey('1'), 'folder', 'alice2');
     await s.admin.publish('sftp_users', '1');
@@ -107,7 +106,7 @@ describe('redis-solt store', () => {
 
     // "eve" is taken by user 4, so user 1 gets a unique name.
     const eve = await store.authorize('eve', clientKey(k1));
-    assert.deepEqual(eve, { ok: true, user: { name: 'eve', target: { kind: 'folder', path: join(root, 'eve-1') }, policy: { permissions: ALL_PERMISSIONS } } });
+    assert.deepEqual(eve, { ok: true, user: { name: 'eve', target: { kind: 'folder', path: join(root, 'eve-1') }, policy: { permissions: undefined } } });
     assert.equal(await s.admin.hget(soltUserKey('1'), 'folder'), 'eve-1');
     assert.ok(await isDir(join(root, 'eve-1')));
     assert.equal(s.cap.find('user folder assigned (written back to redis)', { key: soltUserKey('1') }).length, 1);
