@@ -7,6 +7,7 @@ import { ConfigError } from './config-error.js';
 import { readIniFile } from './ini-file.js';
 import { OPTIONS, type Config, type OptionSpec } from './options.js';
 import { expandPath, parseValue } from './parse-value.js';
+import { DEFAULT_MAX_HANDLES_PER_USER } from '../local/handle-budget.js';
 
 export type LoadResult =
   | { kind: 'run'; config: Config }
@@ -54,6 +55,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     connectTimeout: 10,
     loginGraceTime: 30,
     maxHandles: 256,
+    maxHandlesPerUser: DEFAULT_MAX_HANDLES_PER_USER,
     workers: 1,
     logLevel: 'info',
     logPretty: Boolean(process.stdout.isTTY),

@@ -1,23 +1,35 @@
 // Local mode's backend: each sftp channel is served by our own SFTP server, confined to the
-// user's folder (src/sftp + src/local/confined-fs.ts).
+// user's folder (src/sftp + src/local/confined-fs.ts). One HandleBudget for the process bounds
+// the descriptors each user's sessions hold, together.
 import type { Logger } from 'pino';
 import type { AuthorizedUser } from '../auth/user-store.js';
 import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
+import type { HandleQuota } from '../sftp/handles.js';
 import { serveSftp, type SftpServerSession } from '../sftp/sftp-server.js';
+import { HandleBudget } from './handle-budget.js';
 
 export interface LocalBackendOptions {
+  /** Open handles per session. */
   maxHandles: number;
+  /** Descriptors one user's handles may hold across all their sessions. */
+  maxHandlesPerUser: number;
+  /** Descriptors all handles together may hold (see processHandleBudgetTotal). */
+  maxHandlesTotal: number;
 }
 
 export class LocalBackend implements Backend {
-  constructor(private readonly opts: LocalBackendOptions) {}
+  private readonly budget: HandleBudget;
+
+  constructor(private readonly opts: LocalBackendOptions) {
+    this.budget = new HandleBudget({ perUser: opts.maxHandlesPerUser, total: opts.maxHandlesTotal });
+  }
 
   refusal(user: AuthorizedUser): string | undefined {
     return user.folder ? undefined : 'the user has no folder, which local mode needs (a route entry?)';
   }
 
   connect(ctx: ConnectionContext): BackendConnection {
-    return new LocalConnection(ctx.user.folder!, ctx.log, this.opts.maxHandles);
+    return new LocalConnection(ctx.user.folder!, ctx.log, this.opts.maxHandles, this.budget.account(ctx.user.name));
   }
 
   async close(): Promise<void> {}
@@ -28,10 +40,11 @@ class LocalConnection implements BackendConnection {
   /** Bytes of the sessions that ended, so counters stay whole after they are forgotten. */
   private readonly ended: TransferCounters = { bytesUp: 0, bytesDown: 0 };
 
-  constructor(private readonly folder: string, private readonly log: Logger, private readonly maxHandles: number) {}
+  constructor(private readonly folder: string, private readonly log: Logger, private readonly maxHandles: number,
+    private readonly handleQuota: HandleQuota) {}
 
   openSftp(channel: SftpChannel): void {
-    const session = serveSftp(channel, { root: this.folder, log: this.log, maxHandles: this.maxHandles });
+    const session = serveSftp(channel, { root: this.folder, log: this.log, maxHandles: this.maxHandles, handleQuota: this.handleQuota });
     this.sessions.add(session);
     void session.done.then(() => {
       this.sessions.delete(session);

@@ -9,9 +9,8 @@ import { SftpStatusError } from './status.js';
 
 export const opendir: Handler = async (ctx, id, r) => {
   const path = r.utf8();
-  ctx.handles.checkRoom();
-  const open = await ctx.fs.opendir(path);
-  return handleReply(id, ctx.handles.add({ kind: 'dir', open, eof: false }));
+  const handle = await ctx.handles.open('dir', async () => ({ kind: 'dir', open: await ctx.fs.opendir(path), eof: false }));
+  return handleReply(id, handle);
 };
 
 export const readdir: Handler = async (ctx, id, r) => {

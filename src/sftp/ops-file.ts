@@ -32,17 +32,15 @@ export const open: Handler = async (ctx, id, r) => {
   const path = r.utf8();
   const pflags = r.u32();
   const a = r.attrs();
-  ctx.handles.checkRoom();
   const mode = a.permissions !== undefined ? a.permissions & 0o777 : DEFAULT_FILE_MODE;
   const flags = openFlags(pflags);
-  const fd = await ctx.fs.open(path, flags, mode);
   const access = flags & (O_RDONLY | O_WRONLY | O_RDWR);
-  const handle = ctx.handles.add({
+  const handle = await ctx.handles.open('file', async () => ({
     kind: 'file',
-    fd,
+    fd: await ctx.fs.open(path, flags, mode),
     readable: access !== O_WRONLY,
     writable: access !== O_RDONLY,
-  });
+  }));
   return handleReply(id, handle);
 };
 

@@ -17,7 +17,7 @@ import {
 import type { Route, SessionContext } from './context.js';
 import { ROUTES } from './dispatch.js';
 import { PacketFramer } from './framer.js';
-import { HandleTable } from './handles.js';
+import { HandleLimitError, HandleTable, type HandleQuota, type QuotaCap } from './handles.js';
 import { EXTENDED_ROUTES } from './ops-extended.js';
 import { releaseHandle } from './ops-file.js';
 import { JailError } from '../local/jail-resolve.js';
@@ -33,6 +33,11 @@ export interface SftpServerOptions {
   log: Logger;
   /** Default 256 open handles per session. */
   maxHandles?: number;
+  /**
+   * Descriptors shared with the user's other sessions and the whole process (local mode's
+   * HandleBudget). The session's folder descriptor is drawn from it too; unset: no shared cap.
+   */
+  handleQuota?: HandleQuota;
   /** Default 256 KiB; a larger incoming packet length closes the session. */
   maxPacketBytes?: number;
   /**
@@ -88,6 +93,10 @@ class Session implements SftpServerSession {
   private batchBytes = 0;
   private flushScheduled = false;
   private readonly ended = new AbortController();
+  /** Caps this session was refused at and has logged (once each: log volume is a resource too). */
+  private readonly loggedCaps = new Set<QuotaCap>();
+  /** The folder's descriptor, drawn from opts.handleQuota while the session holds it. */
+  private folderQuota: HandleQuota | undefined;
 
   constructor(
     private readonly stream: Duplex,
@@ -105,10 +114,18 @@ class Session implements SftpServerSession {
       this.abort();
     });
     stream.on('close', () => this.abort());
+    const full = opts.handleQuota?.take(1);
+    if (full) {
+      this.log.warn({ cap: full }, 'sftp session refused: too many open handles');
+      this.exitStatus = 1;
+      this.abort();
+      return;
+    }
+    this.folderQuota = opts.handleQuota;
     try {
       this.ctx = {
         fs: new ConfinedFs(opts.root),
-        handles: new HandleTable(opts.maxHandles ?? DEFAULT_MAX_HANDLES),
+        handles: new HandleTable(opts.maxHandles ?? DEFAULT_MAX_HANDLES, opts.handleQuota),
         counters: this.counters,
         limits: { maxPacket, maxRead: maxPacket - PACKET_HEADROOM, maxWrite: maxPacket - PACKET_HEADROOM },
         log: this.log,
@@ -225,6 +242,10 @@ class Session implements SftpServerSession {
     if (err instanceof JailError) {
       if (err.swapped) this.log.warn({ type }, 'sftp path component swapped for a symlink during use: refused');
       else this.log.info({ type }, 'sftp path leads outside the folder: refused');
+    } else if (err instanceof HandleLimitError) {
+      if (this.loggedCaps.has(err.cap)) return;
+      this.loggedCaps.add(err.cap);
+      this.log.warn({ type, cap: err.cap }, 'sftp open refused: too many open handles');
     } else if (err instanceof PacketError) {
       this.log.debug({ type }, 'malformed sftp request');
     } else if (!(err instanceof SftpStatusError) && typeof (err as { code?: unknown } | null)?.code !== 'string') {
@@ -301,6 +322,8 @@ class Session implements SftpServerSession {
       }
       this.ctx.fs.close();
     }
+    this.folderQuota?.give(1);
+    this.folderQuota = undefined;
     this.flush();
     if (this.stream.writable) {
       (this.stream as Duplex & MaybeExitChannel).exit?.(this.exitStatus);
