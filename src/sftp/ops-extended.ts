@@ -31,7 +31,7 @@ function statvfsReply(id: number, s: StatsFs): Buffer {
     .finish();
 }
 
-const statvfs: Handler = async (ctx, id, r) => statvfsReply(id, await ctx.fs.statfs(r.utf8()));
+const statvfs: Handler = async (ctx, id, r) => statvfsReply(id, await ctx.fs.statfs(r.bytes()));
 
 const fstatvfs: Handler = async (ctx, id, r) => {
   const h = ctx.handles.get(r.bytes());

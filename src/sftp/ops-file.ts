@@ -2,7 +2,7 @@
 import { constants } from 'node:fs';
 import { fdRef } from '../local/proc-fd.js';
 import { applyAttrs } from '../local/apply-attrs.js';
-import { attrsFromStats } from './attrs.js';
+import { MODE_BITS, attrsFromStats } from './attrs.js';
 import { FX, FXF } from './constants.js';
 import type { Handler, SessionContext } from './context.js';
 import { closeAsync, fstatAsync, fsyncAsync, readAt, writeAllAt } from './fd-io.js';
@@ -29,10 +29,10 @@ export function openFlags(pflags: number): number {
 }
 
 export const open: Handler = async (ctx, id, r) => {
-  const path = r.utf8();
+  const path = r.bytes();
   const pflags = r.u32();
   const a = r.attrs();
-  const mode = a.permissions !== undefined ? a.permissions & 0o777 : DEFAULT_FILE_MODE;
+  const mode = a.permissions !== undefined ? a.permissions & MODE_BITS : DEFAULT_FILE_MODE;
   const flags = openFlags(pflags);
   const access = flags & (O_RDONLY | O_WRONLY | O_RDWR);
   const handle = await ctx.handles.open('file', async () => ({

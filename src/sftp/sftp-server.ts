@@ -17,7 +17,8 @@ import {
 import type { Route, SessionContext } from './context.js';
 import { ROUTES } from './dispatch.js';
 import { PacketFramer } from './framer.js';
-import { HandleLimitError, HandleTable, type HandleQuota, type QuotaCap } from './handles.js';
+import { HandleLimitError, HandleTable, type HandleQuota } from './handles.js';
+import { SetIdRefusedError } from '../local/apply-attrs.js';
 import { EXTENDED_ROUTES } from './ops-extended.js';
 import { releaseHandle } from './ops-file.js';
 import { JailError } from '../local/jail-resolve.js';
@@ -93,8 +94,8 @@ class Session implements SftpServerSession {
   private batchBytes = 0;
   private flushScheduled = false;
   private readonly ended = new AbortController();
-  /** Caps this session was refused at and has logged (once each: log volume is a resource too). */
-  private readonly loggedCaps = new Set<QuotaCap>();
+  /** Refusals this session has logged already (once each: log volume is a resource too). */
+  private readonly loggedOnce = new Set<string>();
   /** The folder's descriptor, drawn from opts.handleQuota while the session holds it. */
   private folderQuota: HandleQuota | undefined;
 
@@ -124,7 +125,7 @@ class Session implements SftpServerSession {
     this.folderQuota = opts.handleQuota;
     try {
       this.ctx = {
-        fs: new ConfinedFs(opts.root),
+        fs: new ConfinedFs(opts.root, this.ended.signal),
         handles: new HandleTable(opts.maxHandles ?? DEFAULT_MAX_HANDLES, opts.handleQuota),
         counters: this.counters,
         limits: { maxPacket, maxRead: maxPacket - PACKET_HEADROOM, maxWrite: maxPacket - PACKET_HEADROOM },
@@ -243,14 +244,21 @@ class Session implements SftpServerSession {
       if (err.swapped) this.log.warn({ type }, 'sftp path component swapped for a symlink during use: refused');
       else this.log.info({ type }, 'sftp path leads outside the folder: refused');
     } else if (err instanceof HandleLimitError) {
-      if (this.loggedCaps.has(err.cap)) return;
-      this.loggedCaps.add(err.cap);
-      this.log.warn({ type, cap: err.cap }, 'sftp open refused: too many open handles');
+      if (this.once(`cap:${err.cap}`)) this.log.warn({ type, cap: err.cap }, 'sftp open refused: too many open handles');
+    } else if (err instanceof SetIdRefusedError) {
+      if (this.once('setid')) this.log.warn({ type, mode: err.mode.toString(8) }, 'sftp setuid/setgid on a file refused: the server runs as root');
     } else if (err instanceof PacketError) {
       this.log.debug({ type }, 'malformed sftp request');
     } else if (!(err instanceof SftpStatusError) && typeof (err as { code?: unknown } | null)?.code !== 'string') {
       this.log.warn({ err, type }, 'unexpected error in sftp request');
     }
+  }
+
+  /** True the first time `what` is seen in this session. */
+  private once(what: string): boolean {
+    if (this.loggedOnce.has(what)) return false;
+    this.loggedOnce.add(what);
+    return true;
   }
 
   private protocolError(fields: object, msg: string): void {

@@ -158,7 +158,7 @@ describe('statusOf', () => {
     assert.deepEqual(statusOf(enoent), { code: FX.NO_SUCH_FILE });
     assert.equal(statusOf(errnoError('EACCES', 'x')).code, FX.PERMISSION_DENIED);
     assert.equal(statusOf(errnoError('EJAIL', 'x')).code, FX.PERMISSION_DENIED);
-    assert.equal(statusOf(errnoError('ELOOP', 'x')).code, FX.NO_SUCH_FILE);
+    assert.deepEqual(statusOf(errnoError('ELOOP', '/host/path')), { code: FX.NO_SUCH_FILE, message: 'Too many levels of symbolic links' });
     assert.equal(statusOf(errnoError('EINVAL', 'x')).code, FX.BAD_MESSAGE);
     assert.deepEqual(statusOf(errnoError('EEXIST', '/host/path')), { code: FX.FAILURE, message: 'File exists' });
     assert.deepEqual(statusOf(errnoError('EWHATEVER', '/host/path')), { code: FX.FAILURE, message: undefined });
