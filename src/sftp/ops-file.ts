@@ -60,12 +60,19 @@ export const read: Handler = async (ctx, id, r) => {
   const h = ctx.handles.file(r.bytes());
   const offset = r.u64();
   const len = Math.min(r.u32(), ctx.limits.maxRead);
-  // The file data lands directly behind the reply header: no copy on the way out.
-  const buf = Buffer.allocUnsafe(DATA_HEADER + len);
-  const n = len === 0 ? 0 : await readAt(h.fd, buf, DATA_HEADER, len, offset);
-  if (n === 0) throw new SftpStatusError(FX.EOF);
-  ctx.counters.bytesDown += n;
-  return finishDataReply(buf, id, n);
+  if (len === 0) throw new SftpStatusError(FX.EOF);
+  const size = DATA_HEADER + len;
+  await ctx.reads.acquire(size); // until the replies held so far leave for the client
+  try {
+    // The file data lands directly behind the reply header: no copy on the way out.
+    const buf = Buffer.allocUnsafe(size);
+    const n = await readAt(h.fd, buf, DATA_HEADER, len, offset);
+    if (n === 0) throw new SftpStatusError(FX.EOF);
+    ctx.counters.bytesDown += n;
+    return finishDataReply(buf, id, n);
+  } finally {
+    ctx.reads.release(size);
+  }
 };
 
 export const write: Handler = async (ctx, id, r) => {

@@ -24,6 +24,7 @@ import { releaseHandle } from './ops-file.js';
 import { JailError } from '../local/jail-resolve.js';
 import { PacketError, PacketReader } from './packet-reader.js';
 import { statusReply, versionReply } from './replies.js';
+import { DEFAULT_READ_BUDGET, ReadBudget } from './read-budget.js';
 import { RequestScheduler } from './scheduler.js';
 import { SftpStatusError, statusOf } from './status.js';
 
@@ -41,6 +42,11 @@ export interface SftpServerOptions {
   handleQuota?: HandleQuota;
   /** Default 256 KiB; a larger incoming packet length closes the session. */
   maxPacketBytes?: number;
+  /**
+   * Bytes of READ replies held (read, or written and still in the stream's buffer) before
+   * further READs wait. Default 2 MiB, what the SSH window takes next.
+   */
+  readBudgetBytes?: number;
   /**
    * Requests accepted but not yet answered before we stop reading input. Default 64 (what the
    * OpenSSH client pipelines); bounds memory to about this many packets per session.
@@ -129,6 +135,8 @@ class Session implements SftpServerSession {
         handles: new HandleTable(opts.maxHandles ?? DEFAULT_MAX_HANDLES, opts.handleQuota),
         counters: this.counters,
         limits: { maxPacket, maxRead: maxPacket - PACKET_HEADROOM, maxWrite: maxPacket - PACKET_HEADROOM },
+        reads: new ReadBudget(opts.readBudgetBytes ?? DEFAULT_READ_BUDGET, () => stream.writableLength + this.batchBytes,
+          this.ended.signal),
         log: this.log,
         ended: this.ended.signal,
       };
@@ -293,9 +301,12 @@ class Session implements SftpServerSession {
     this.write(out);
   }
 
+  /** A write left the stream's buffer: READs waiting for room may go on. */
+  private readonly onWritten = (): void => this.ctx?.reads.wake();
+
   private write(buf: Buffer): void {
     if (!this.stream.writable) return;
-    if (this.stream.write(buf) || this.writeBlocked) return;
+    if (this.stream.write(buf, this.onWritten) || this.writeBlocked) return;
     this.writeBlocked = true;
     this.stream.once('drain', () => {
       this.writeBlocked = false;
