@@ -52,6 +52,12 @@ export interface SftpServerOptions {
    * OpenSSH client pipelines); bounds memory to about this many packets per session.
    */
   maxInflight?: number;
+  /**
+   * Bytes of those requests (their packets are held until they finish) before we stop reading
+   * input; one request is always admitted. Default 2 MiB: 64 WRITEs of 256 KiB parked behind a
+   * request that cannot finish would otherwise hold 16 MiB per session.
+   */
+  maxInflightBytes?: number;
 }
 
 export interface SftpServerSession {
@@ -68,6 +74,9 @@ export interface SftpServerSession {
 export function serveSftp(stream: Duplex, opts: SftpServerOptions): SftpServerSession {
   return new Session(stream, opts);
 }
+
+/** Default bytes of request packets held at once (see maxInflightBytes). */
+const DEFAULT_INFLIGHT_BYTES = 2 * 1024 * 1024;
 
 /** Replies smaller than this are gathered and written together: fewer SSH channel packets. */
 const BATCH_BYTES = 16 * 1024;
@@ -90,6 +99,9 @@ class Session implements SftpServerSession {
   private readonly framer: PacketFramer;
   private readonly scheduler: RequestScheduler;
   private readonly maxInflight: number;
+  private readonly maxInflightBytes: number;
+  /** Bytes of the request packets admitted and not yet finished. */
+  private inflightBytes = 0;
   private initialized = false;
   private inputEnded = false;
   private aborted = false;
@@ -114,6 +126,7 @@ class Session implements SftpServerSession {
     // Below a few KiB even a path or a directory listing could not be sent: not a sane limit.
     const maxPacket = Math.max(opts.maxPacketBytes ?? DEFAULT_MAX_PACKET, 4 * PACKET_HEADROOM);
     this.maxInflight = Math.max(opts.maxInflight ?? 64, 1);
+    this.maxInflightBytes = opts.maxInflightBytes ?? DEFAULT_INFLIGHT_BYTES;
     this.framer = new PacketFramer(maxPacket);
     this.scheduler = new RequestScheduler(() => this.pump());
     stream.on('error', (err) => {
@@ -170,7 +183,7 @@ class Session implements SftpServerSession {
   /** Admit framed requests while the client is allowed more in flight and our output drains. */
   private pump(): void {
     if (this.aborted || this.finishing) return;
-    while (!this.writeBlocked && this.scheduler.pending < this.maxInflight) {
+    while (this.mayAdmit()) {
       const frame = this.framer.next();
       if (frame === null) break;
       if (frame.kind === 'bad-length') {
@@ -187,8 +200,14 @@ class Session implements SftpServerSession {
       }
       return;
     }
-    if (this.writeBlocked || this.scheduler.pending >= this.maxInflight) this.stream.pause();
-    else this.stream.resume();
+    if (this.mayAdmit()) this.stream.resume();
+    else this.stream.pause();
+  }
+
+  /** Room for one more request: output drains, and the requests held are few and small enough. */
+  private mayAdmit(): boolean {
+    const pending = this.scheduler.pending;
+    return !this.writeBlocked && pending < this.maxInflight && (pending === 0 || this.inflightBytes < this.maxInflightBytes);
   }
 
   private handlePacket(body: Buffer): void {
@@ -233,6 +252,7 @@ class Session implements SftpServerSession {
     }
     const { handler } = route;
     const ctx = this.ctx!;
+    this.inflightBytes += body.length;
     this.scheduler.submit(route.kind, async () => {
       let reply: Buffer;
       try {
@@ -242,6 +262,7 @@ class Session implements SftpServerSession {
         const s = statusOf(err);
         reply = statusReply(id, s.code, s.message);
       }
+      this.inflightBytes -= body.length;
       this.send(reply);
     });
   }
