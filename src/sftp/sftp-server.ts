@@ -267,11 +267,17 @@ class Session implements SftpServerSession {
     });
   }
 
-  /** Ordinary failures (ENOENT...) are the client's business; escapes and surprises are ours. */
+  /**
+   * Ordinary failures (ENOENT...) are the client's business; escapes, refusals and surprises are
+   * ours, logged once per session and kind: a client repeating them must not fill the log.
+   */
   private logFailure(err: unknown, type: number): void {
     if (err instanceof JailError) {
-      if (err.swapped) this.log.warn({ type }, 'sftp path component swapped for a symlink during use: refused');
-      else this.log.info({ type }, 'sftp path leads outside the folder: refused');
+      if (err.swapped) {
+        if (this.once('swapped')) this.log.warn({ type }, 'sftp path component swapped for a symlink during use: refused');
+      } else if (this.once('outside')) {
+        this.log.info({ type }, 'sftp path leads outside the folder: refused');
+      }
     } else if (err instanceof HandleLimitError) {
       if (this.once(`cap:${err.cap}`)) this.log.warn({ type, cap: err.cap }, 'sftp open refused: too many open handles');
     } else if (err instanceof SetIdRefusedError) {
@@ -279,7 +285,7 @@ class Session implements SftpServerSession {
     } else if (err instanceof PacketError) {
       this.log.debug({ type }, 'malformed sftp request');
     } else if (!(err instanceof SftpStatusError) && typeof (err as { code?: unknown } | null)?.code !== 'string') {
-      this.log.warn({ err, type }, 'unexpected error in sftp request');
+      if (this.once('unexpected')) this.log.warn({ err, type }, 'unexpected error in sftp request');
     }
   }
 
