@@ -10,6 +10,8 @@ import type ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
 import { DEFAULT_MAX_HANDLES_PER_USER, HandleBudget, handleBudgetTotal } from '../../src/local/handle-budget.js';
 import { FX, FXF } from '../../src/sftp/constants.js';
+import { serveSftp } from '../../src/sftp/sftp-server.js';
+import { duplexPair } from '../sftp/duplex-pair.js';
 import { memoryLogger, startSession, stopSession, tempDir, type TestSession } from '../sftp/harness.js';
 import { sftpOf, startLocalProduct, type LocalProduct } from './local-product.js';
 
@@ -126,4 +128,27 @@ describe('HandleBudget (in process)', () => {
     }
     assert.equal(budget.held, 0, 'every handle is given back when sessions end');
   });
+
+  it('a session started when the user has nothing left ends at once, holding nothing', async () => {
+    const budget = new HandleBudget({ perUser: 2, total: 100 });
+    const { log, lines } = memoryLogger('info');
+    const a = await startSession(tmp.path, { log, handleQuota: budget.account('a') });
+    try {
+      assert.ok((await a.client.open('f', FXF.READ)).handle);
+      assert.equal(budget.held, 2);
+      const [clientEnd, serverEnd] = duplexPair();
+      let exit: number | undefined;
+      Object.assign(serverEnd, { exit: (code: number) => { exit = code; } });
+      const refused = serveSftp(serverEnd, { root: tmp.path, log, handleQuota: budget.account('a') });
+      clientEnd.resume();
+      await refused.done;
+      assert.equal(exit, 1);
+      assert.equal(budget.held, 2, 'the refused session took nothing');
+      assert.equal(lines().filter((l) => l.msg === 'sftp session refused: too many open handles').length, 1);
+    } finally {
+      await stopSession(a);
+    }
+    assert.equal(budget.held, 0);
+  });
 });
+
