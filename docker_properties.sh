@@ -49,6 +49,9 @@ export SFTPPROXY_REDIS_CHANNEL=sftp_users
 export SFTPPROXY_SFTP_PATH=/opt/solt_sftp/files
 # Open file handles per SFTP session.
 export SFTPPROXY_MAX_HANDLES=256
+# Descriptors one user's handles may hold across all their connections (a listing holds two);
+# all users together get three quarters of the process's open-files limit (ulimit -n).
+export SFTPPROXY_MAX_HANDLES_PER_USER=1024
 
 # --- Limits, logs, process -------------------------------------------------------------------------------
 # Processes sharing the port: one event loop moves about 400-500 MiB/s; use up to one per core.

@@ -19,6 +19,7 @@ import { createRedis, redisAddress, redisIsUp } from './redis/redis-connection.j
 import { HostKeyVerifier } from './proxy/host-key-verifier.js';
 import { UpstreamBackend } from './proxy/upstream-backend.js';
 import { LocalBackend } from './local/local-backend.js';
+import { processHandleBudgetTotal } from './local/handle-budget.js';
 import { nativeCryptoAvailable } from './runtime/native-crypto.js';
 import { unpatchedSsh2Files } from './runtime/ssh2-patch.js';
 
@@ -184,10 +185,22 @@ export function defenderSettings(c: Config): DefenderSettings {
 }
 
 function createBackend(config: Config, log: Logger, redis: Redis | undefined): Backend {
-  if (config.mode === 'local') return new LocalBackend({ maxHandles: config.maxHandles });
+  if (config.mode === 'local') return createLocalBackend(config, log);
   if (config.upstreamHostkeys === 'off') log.warn('upstream host keys are not checked (--upstream-hostkeys off): a man in the middle would go unnoticed');
   const clientKey = loadClientKey(config.clientKeyPath);
   log.info({ fingerprint: clientKey.fingerprint, path: clientKey.path }, 'upstream client key loaded');
   const verifier = new HostKeyVerifier(config.upstreamHostkeys, redis, config.knownHosts);
   return new UpstreamBackend({ clientKey, verifier, connectTimeout: config.connectTimeout });
+}
+
+function createLocalBackend(config: Config, log: Logger): LocalBackend {
+  let total: number;
+  try {
+    total = processHandleBudgetTotal();
+  } catch (err) {
+    total = 768; // as if the limit were Linux's usual 1024
+    log.warn({ err: (err as Error).message, total }, 'cannot read the open-files limit from /proc/self/limits');
+  }
+  log.info({ perSession: config.maxHandles, perUser: config.maxHandlesPerUser, total }, 'local mode handle caps');
+  return new LocalBackend({ maxHandles: config.maxHandles, maxHandlesPerUser: config.maxHandlesPerUser, maxHandlesTotal: total });
 }

@@ -89,6 +89,10 @@ const TABLE = {
       `curve25519 per handshake and are off unless listed; supported: ${SUPPORTED_KEX.join(', ')}` }),
   maxHandles: int({ default: 256, min: 1, max: 65536, env: 'SFTPPROXY_MAX_HANDLES', flag: 'max-handles', iniAliases: ['max_handles'],
     help: 'local mode: open file handles per session' }),
+  maxHandlesPerUser: int({ default: 1024, min: 1, max: 1_000_000, env: 'SFTPPROXY_MAX_HANDLES_PER_USER', flag: 'max-handles-per-user',
+    iniAliases: ['max_handles_per_user'],
+    help: 'local mode: descriptors one user\'s open handles may hold across all their connections (a directory listing holds two); ' +
+      'all users together get three quarters of the process\'s open-files limit' }),
   workers: int({ default: 1, min: 1, max: 64, env: 'SFTPPROXY_WORKERS', flag: 'workers',
     help: 'processes sharing the port (node:cluster); one event loop tops out near 400-500 MiB/s, so use up to one per core' }),
   logLevel: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', env: 'SFTPPROXY_LOG_LEVEL',

@@ -15,12 +15,15 @@
 //    (readlink /proc/self/fd/N), a second line of defence.
 //
 // So a race can at worst make an operation fail or land on another object inside the jail.
-// Host paths never leave this module: callers get jail paths ("/a/b") or fds.
+// Host paths never leave this module: callers get jail paths ("/a/b") or fds. Names are bytes
+// end to end (name-bytes.ts): paths come in as Buffers (or UTF-8 text), and names, link targets
+// and paths go out as Buffers, so whatever a client lists it can open.
 import { closeSync, type Dir, type Stats, type StatsFs } from 'node:fs';
-import { link, lstat, mkdir, opendir, readlink, rename, rmdir, statfs, symlink, unlink } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, opendir, readlink, rename, rmdir, statfs, symlink, unlink } from 'node:fs/promises';
 import { errnoError } from '../sftp/status.js';
-import { applyAttrs, type AttrChanges } from './apply-attrs.js';
+import { applyAttrs, refuseSetIdFile, type AttrChanges } from './apply-attrs.js';
 import { Jail, JailError, linkTargetForClient, releaseResolved, resolveInJail, type Resolved } from './jail-resolve.js';
+import { byteString, fsPath, type PathArg } from './name-bytes.js';
 import {
   O_CREAT,
   O_DIRECTORY,
@@ -37,9 +40,11 @@ import {
 } from './proc-fd.js';
 
 export type { AttrChanges } from './apply-attrs.js';
+export type { PathArg } from './name-bytes.js';
 
 /** An open directory listing plus the O_PATH fd that lets us lstat its entries race-free. */
 export interface OpenDir {
+  /** Opened with encoding "buffer": entry names are Buffers (read them with readEntry()). */
   dir: Dir;
   dirFd: number;
 }
@@ -47,12 +52,16 @@ export interface OpenDir {
 /** Errnos on link() for which OpenSSH falls back from link+unlink to a checked rename(). */
 const NO_LINK_SUPPORT = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'EXDEV', 'EPERM']);
 
+/** Mode bits mkdir(2) ignores (set-id) and which are then applied with chmod, so none is dropped silently. */
+const SET_ID_BITS = 0o6000;
+
 export class ConfinedFs {
   private readonly jail: Jail;
   /** Opens refused because the object turned out to be outside: a component was swapped. */
   swapsDetected = 0;
 
-  constructor(root: string) {
+  /** @param signal aborted when the session ends: path walks stop between steps. */
+  constructor(root: string, private readonly signal?: AbortSignal) {
     assertProcFdSupport();
     this.jail = new Jail(root);
   }
@@ -63,8 +72,8 @@ export class ConfinedFs {
   }
 
   /** Resolve `path` and run fn on the result, releasing its descriptors afterwards. */
-  private async at<T>(path: string, followFinal: boolean, fn: (r: Resolved) => Promise<T>): Promise<T> {
-    const r = await resolveInJail(this.jail, path, followFinal);
+  private async at<T>(path: PathArg, followFinal: boolean, fn: (r: Resolved) => Promise<T>): Promise<T> {
+    const r = await resolveInJail(this.jail, path, followFinal, this.signal);
     try {
       return await fn(r);
     } finally {
@@ -72,10 +81,15 @@ export class ConfinedFs {
     }
   }
 
-  /** Like at(), for operations on a name in its directory (the root itself is `rootError`). */
-  private atEntry<T>(path: string, rootError: () => Error, fn: (entry: string, r: Resolved) => Promise<T>): Promise<T> {
+  /**
+   * Like at(), for operations on a name in its directory (the root itself is `rootError`). A
+   * path ending in "/" that names nothing yet is refused (ENOENT) unless `dirOnlyOk`: only a
+   * directory may be made there.
+   */
+  private atEntry<T>(path: PathArg, rootError: () => Error, fn: (entry: Buffer, r: Resolved) => Promise<T>, dirOnlyOk = false): Promise<T> {
     return this.at(path, false, (r) => {
       if (r.name === null) throw rootError();
+      if (r.dirOnly && !dirOnlyOk) throw errnoError('ENOENT', 'No such file');
       return fn(this.entryOf(r), r);
     });
   }
@@ -88,7 +102,7 @@ export class ConfinedFs {
     }
   }
 
-  private async openVerified(path: string, flags: number, mode?: number): Promise<number> {
+  private async openVerified(path: string | Buffer, flags: number, mode?: number): Promise<number> {
     const fd = await openFd(path, flags, mode);
     try {
       this.verifyFd(fd);
@@ -108,8 +122,8 @@ export class ConfinedFs {
   }
 
   /** The final name of `r` through its pinned parent directory. */
-  private entryOf(r: Resolved): string {
-    return `${fdRef(this.fdOf(r))}/${r.name!}`;
+  private entryOf(r: Resolved): Buffer {
+    return fsPath(`${fdRef(this.fdOf(r))}/${r.name!}`);
   }
 
   /** r.parentFd, checked: the jail's own descriptor must not be used after close(). */
@@ -123,8 +137,8 @@ export class ConfinedFs {
     return this.openVerified(this.entryOf(r), O_PATH | O_NOFOLLOW | extraFlags);
   }
 
-  private async withObject<T>(r: Resolved, fn: (fd: number) => Promise<T>): Promise<T> {
-    const fd = await this.pinObject(r);
+  private async withObject<T>(r: Resolved, fn: (fd: number) => Promise<T>, extraFlags = 0): Promise<T> {
+    const fd = await this.pinObject(r, extraFlags);
     try {
       return await fn(fd);
     } finally {
@@ -133,11 +147,11 @@ export class ConfinedFs {
   }
 
   /** Canonical jail path; the final component may not exist yet (like OpenSSH's realpath). */
-  realpath(path: string): Promise<string> {
-    return this.at(path, true, async (r) => `/${r.comps.join('/')}`);
+  realpath(path: PathArg): Promise<Buffer> {
+    return this.at(path, true, async (r) => fsPath(`/${r.comps.join('/')}`));
   }
 
-  stat(path: string, followFinal: boolean): Promise<Stats> {
+  stat(path: PathArg, followFinal: boolean): Promise<Stats> {
     return this.at(path, followFinal, async (r) => {
       if (r.name === null) return fstatFd(this.fdOf(r));
       // Following, the walk has looked at the final name already (to see whether it is a link);
@@ -148,14 +162,24 @@ export class ConfinedFs {
     });
   }
 
-  /** open(2) with the client's flags; the fd is verified to be inside the jail. */
-  open(path: string, flags: number, mode: number): Promise<number> {
+  /**
+   * open(2) with the client's flags; the fd is verified to be inside the jail. Set-id bits in a
+   * create mode are refused while we run as root (apply-attrs.ts).
+   */
+  open(path: PathArg, flags: number, mode: number): Promise<number> {
+    const creating = (flags & O_CREAT) !== 0;
+    if (creating) refuseSetIdFile(mode, true);
     // O_CREAT|O_EXCL must not follow a final symlink (POSIX), everything else does.
-    const exclusive = (flags & O_CREAT) !== 0 && (flags & O_EXCL) !== 0;
+    const exclusive = creating && (flags & O_EXCL) !== 0;
     // O_NONBLOCK: a FIFO in the folder must not hang a threadpool thread (no effect on files).
     const f = flags | O_NOFOLLOW | O_NONBLOCK;
     const attempt = (follow: boolean) =>
-      this.at(path, follow, (r) => (r.name === null ? this.openSelf(r, f & ~O_NOFOLLOW, mode) : this.openVerified(this.entryOf(r), f, mode)));
+      this.at(path, follow, (r) => {
+        if (r.name === null) return this.openSelf(r, f & ~O_NOFOLLOW, mode);
+        // "name/" is a directory: never created as a file (EISDIR, as open(2) says).
+        if (r.dirOnly) throw errnoError(creating ? 'EISDIR' : 'ENOENT', creating ? 'Is a directory' : 'No such file');
+        return this.openVerified(this.entryOf(r), f, mode);
+      });
     if (exclusive) return attempt(false);
     // Most names are no links: open without looking first (O_NOFOLLOW), and resolve the final
     // link only when the kernel says it is one.
@@ -165,11 +189,12 @@ export class ConfinedFs {
     });
   }
 
-  opendir(path: string): Promise<OpenDir> {
+  opendir(path: PathArg): Promise<OpenDir> {
     return this.at(path, true, async (r) => {
       const dirFd = await this.pinObject(r, O_DIRECTORY);
       try {
-        return { dir: await opendir(fdRef(dirFd), { bufferSize: 128 }), dirFd };
+        // Names as their bytes: a Latin-1 name listed as UTF-8 could never be opened again.
+        return { dir: await opendir(fdRef(dirFd), { bufferSize: 128, encoding: 'buffer' as BufferEncoding }), dirFd };
       } catch (err) {
         closeSync(dirFd);
         throw err;
@@ -177,9 +202,15 @@ export class ConfinedFs {
     });
   }
 
+  /** The next entry name of a listing, or null at its end. */
+  async readEntry(d: OpenDir): Promise<Buffer | null> {
+    const e = await d.dir.read();
+    return e === null ? null : (e.name as unknown as Buffer);
+  }
+
   /** lstat of one entry of a directory opened with opendir(). */
-  lstatEntry(d: OpenDir, name: string): Promise<Stats> {
-    return lstat(`${fdRef(d.dirFd)}/${name}`);
+  lstatEntry(d: OpenDir, name: Buffer): Promise<Stats> {
+    return lstat(Buffer.concat([Buffer.from(`${fdRef(d.dirFd)}/`), name]));
   }
 
   async closeDir(d: OpenDir): Promise<void> {
@@ -191,7 +222,7 @@ export class ConfinedFs {
   }
 
   /** SETSTAT (followFinal) or lsetstat@openssh.com. */
-  setstat(path: string, attrs: AttrChanges, followFinal: boolean): Promise<void> {
+  setstat(path: PathArg, attrs: AttrChanges, followFinal: boolean): Promise<void> {
     return this.at(path, followFinal, (r) => this.withObject(r, async (fd) => {
       const st = await fstatFd(fd);
       // Resolution followed every link, so a link here means it was swapped in meanwhile.
@@ -200,61 +231,75 @@ export class ConfinedFs {
     }));
   }
 
-  mkdir(path: string, mode: number): Promise<void> {
-    return this.atEntry(path, () => errnoError('EEXIST', 'File exists'), (entry) => mkdir(entry, mode));
+  /** mkdir(2) ignores set-id bits in its mode: asked for, they are applied afterwards. */
+  mkdir(path: PathArg, mode: number): Promise<void> {
+    return this.atEntry(path, () => errnoError('EEXIST', 'File exists'), async (entry, r) => {
+      await mkdir(entry, mode);
+      if ((mode & SET_ID_BITS) === 0) return;
+      await this.withObject(r, async (fd) => {
+        const st = await fstatFd(fd);
+        if (!st.isDirectory()) throw errnoError('EEXIST', 'File exists'); // swapped meanwhile
+        await chmod(fdRef(fd), (st.mode & 0o1777) | (mode & SET_ID_BITS));
+      }, O_DIRECTORY);
+    }, true);
   }
 
-  rmdir(path: string): Promise<void> {
+  rmdir(path: PathArg): Promise<void> {
     return this.atEntry(path, () => errnoError('EBUSY', 'Device or resource busy'), (entry) => rmdir(entry));
   }
 
-  remove(path: string): Promise<void> {
+  remove(path: PathArg): Promise<void> {
     return this.atEntry(path, () => errnoError('EISDIR', 'Is a directory'), (entry) => unlink(entry));
   }
 
-  /** Two verified entries at once (rename, link). Neither may be the root. */
-  private inTwoParents(a: string, b: string, fn: (ea: string, eb: string) => Promise<void>): Promise<void> {
+  /** Two verified entries at once (rename, link). Neither may be the root; a target "x/" needs a directory. */
+  private inTwoParents(a: PathArg, b: PathArg, fn: (ea: Buffer, eb: Buffer) => Promise<void>): Promise<void> {
     const busy = () => errnoError('EBUSY', 'Device or resource busy');
-    return this.atEntry(a, busy, (ea) => this.atEntry(b, busy, (eb) => fn(ea, eb)));
+    return this.atEntry(a, busy, (ea) => this.atEntry(b, busy, async (eb, rb) => {
+      if (rb.dirOnly && !(await lstat(ea)).isDirectory()) throw errnoError('ENOTDIR', 'Not a directory');
+      return fn(ea, eb);
+    }, true));
   }
 
   /** SSH_FXP_RENAME: fails if the target exists (OpenSSH's link+unlink for regular files). */
-  rename(from: string, to: string): Promise<void> {
+  rename(from: PathArg, to: PathArg): Promise<void> {
     return this.inTwoParents(from, to, renameNoReplace);
   }
 
   /** posix-rename@openssh.com: rename(2), replacing the target. */
-  posixRename(from: string, to: string): Promise<void> {
+  posixRename(from: PathArg, to: PathArg): Promise<void> {
     return this.inTwoParents(from, to, (ea, eb) => rename(ea, eb));
   }
 
   /** hardlink@openssh.com. link(2) does not follow a symlink source on Linux. */
-  link(existing: string, newPath: string): Promise<void> {
+  link(existing: PathArg, newPath: PathArg): Promise<void> {
     return this.inTwoParents(existing, newPath, (ea, eb) => link(ea, eb));
   }
 
   /** The target is stored as given; following it later goes through resolveInJail like any path. */
-  symlink(target: string, linkPath: string): Promise<void> {
-    if (target.includes('\0')) return Promise.reject(errnoError('EINVAL', 'Invalid argument'));
-    return this.atEntry(linkPath, () => errnoError('EEXIST', 'File exists'), (entry) => symlink(target, entry));
+  symlink(target: PathArg, linkPath: PathArg): Promise<void> {
+    const bytes = byteString(target);
+    if (bytes.includes('\0')) return Promise.reject(errnoError('EINVAL', 'Invalid argument'));
+    return this.atEntry(linkPath, () => errnoError('EEXIST', 'File exists'), (entry) => symlink(fsPath(bytes), entry));
   }
 
   /** Link target as the client may see it: in-jail absolute targets as jail paths; escapes refused. */
-  readlink(path: string): Promise<string> {
+  readlink(path: PathArg): Promise<Buffer> {
     return this.atEntry(path, () => errnoError('EINVAL', 'Invalid argument'), async (entry, r) => {
-      const shown = linkTargetForClient(this.jail, r.comps.length - 1, await readlink(entry));
+      const target = (await readlink(entry, { encoding: 'buffer' })).toString('latin1');
+      const shown = linkTargetForClient(this.jail, r.comps.length - 1, target);
       if (shown === null) throw new JailError();
-      return shown;
+      return fsPath(shown);
     });
   }
 
-  statfs(path: string): Promise<StatsFs> {
+  statfs(path: PathArg): Promise<StatsFs> {
     return this.at(path, true, (r) => this.withObject(r, (fd) => statfs(fdRef(fd))));
   }
 }
 
 
-async function renameNoReplace(from: string, to: string): Promise<void> {
+async function renameNoReplace(from: Buffer, to: Buffer): Promise<void> {
   const st = await lstat(from);
   if (st.isFile()) {
     try {
@@ -275,7 +320,7 @@ async function renameNoReplace(from: string, to: string): Promise<void> {
 }
 
 /** Racy by nature (as in OpenSSH), but both names are pinned inside the jail. */
-async function checkedRename(from: string, to: string): Promise<void> {
+async function checkedRename(from: Buffer, to: Buffer): Promise<void> {
   const exists = await lstat(to).then(
     () => true,
     () => false,

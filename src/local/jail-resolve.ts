@@ -3,19 +3,24 @@
 //
 // - Client paths are relative to the jail's "/": leading "/", "", "." are ignored and ".." at
 //   the top stays at the top (like a chroot). Backslash is an ordinary file name character.
+//   Names are bytes (see name-bytes.ts), whatever their encoding.
 // - Symlinks are followed by reading their target and resolving it here. A relative target whose
 //   ".." climbs above the jail, or an absolute target that is not inside the jail's host path,
 //   is refused with JailError (-> PERMISSION_DENIED); the link is never followed outside.
 // - The walk goes from directory descriptor to directory descriptor: each component is looked
 //   up as "/proc/self/fd/<its directory>/<name>" and each directory opened O_PATH|O_NOFOLLOW
 //   from there, so no lookup ever passes through a host path that someone could swap for a
-//   symlink meanwhile. What the walk learns (what exists, where links point) is therefore always
-//   about the jail, never about the host around it, and the caller acts on the final name
-//   through the pinned parent directory it returns.
+//   symlink meanwhile. ".." is the pinned directory's own "..", checked to be inside the jail
+//   (readlink of its descriptor) before the walk goes on from there. What the walk learns (what
+//   exists, where links point) is therefore always about the jail, never about the host around
+//   it, and the caller acts on the final name through the pinned parent directory it returns.
+// - The work is linear in the components processed and bounded per request (MAX_COMPONENTS,
+//   MAX_LINKS), and a walk stops between steps once its session has ended.
 import { closeSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { errnoError } from '../sftp/status.js';
-import { O_DIRECTORY, O_NOFOLLOW, O_PATH, fdRef, openFd } from './proc-fd.js';
+import { byteString, fsPath, type PathArg } from './name-bytes.js';
+import { O_DIRECTORY, O_NOFOLLOW, O_PATH, fdRealPath, fdRef, openFd } from './proc-fd.js';
 
 /** The path would leave the jail. Carries an errno-like code so status mapping stays in one place. */
 export class JailError extends Error {
@@ -32,17 +37,25 @@ export class JailError extends Error {
 
 const MAX_LINKS = 40; // Linux's MAXSYMLINKS
 const MAX_PATH = 4096;
+/**
+ * Components one walk may process, link expansions included. A 4 KiB path has at most 2048;
+ * forty links of 4 KiB targets could make 80,000 (each a system call) without this.
+ */
+export const MAX_COMPONENTS = 8192;
 
 export class Jail {
   /** Canonical host path of the served folder (resolved once; the admin's own links are trusted). */
   readonly root: string;
+  /** The same as a byte string, for comparing with link targets and /proc readlinks. */
+  private readonly rootBytes: string;
   private readonly prefix: string;
   private fd: number | null;
 
   constructor(root: string) {
     this.root = realpathSync(root);
     if (!statSync(this.root).isDirectory()) throw new Error(`not a directory: ${root}`);
-    this.prefix = this.root === '/' ? '/' : `${this.root}/`;
+    this.rootBytes = byteString(this.root);
+    this.prefix = this.rootBytes === '/' ? '/' : `${this.rootBytes}/`;
     this.fd = openSync(this.root, O_PATH | O_DIRECTORY | O_NOFOLLOW);
   }
 
@@ -59,33 +72,35 @@ export class Jail {
     this.fd = null;
   }
 
-  /** Is this host path the root or below it? (The trailing "/" rules out "root-evil" siblings.) */
+  /** Is this host path (a byte string) the root or below it? The trailing "/" rules out "root-evil". */
   contains(hostPath: string): boolean {
-    return hostPath === this.root || hostPath.startsWith(this.prefix);
+    return hostPath === this.rootBytes || hostPath.startsWith(this.prefix);
   }
 
-  /** Host absolute path -> path relative to the root, or null when outside. */
+  /** Host absolute path (a byte string) -> path relative to the root, or null when outside. */
   relative(hostPath: string): string | null {
-    if (hostPath === this.root) return '';
+    if (hostPath === this.rootBytes) return '';
     return hostPath.startsWith(this.prefix) ? hostPath.slice(this.prefix.length) : null;
   }
 }
 
 /** Where a client path leads: its components, and the final one pinned by its parent directory. */
 export interface Resolved {
-  /** Plain components below the root (no links, no dots), as the walk found them. */
+  /** Plain components below the root (no links, no dots), as byte strings. */
   readonly comps: readonly string[];
   /**
    * O_PATH descriptor of the directory holding `name` (the jail's rootFd for top-level names);
    * when `name` is null, of the object itself: the root, or a directory the path went up to.
    */
   readonly parentFd: number;
-  /** The final component; null when the path ends at a directory already pinned (see parentFd). */
+  /** The final component (a byte string); null when the path ends at a directory already pinned. */
   readonly name: string | null;
   /** parentFd was opened for this result (it is not the jail's rootFd). */
   readonly ownsParent: boolean;
-  /** With followFinal: what lstat said of the final name (no link), so stat needs no second look. */
+  /** What lstat said of the final name when the walk looked (following, or a trailing "/"). */
   readonly finalStats?: Stats;
+  /** The path ended in "/" (or "/.") and names nothing yet: only a directory may be made there. */
+  readonly dirOnly: boolean;
 }
 
 /** Close what a Resolved holds (O_PATH descriptors: closing never blocks on a disk). */
@@ -93,33 +108,47 @@ export function releaseResolved(r: Resolved): void {
   if (r.ownsParent) closeSync(r.parentFd);
 }
 
+/** A component still to walk: its name, whether a link's target brought it, and whether it must be a directory. */
+type Pending = [name: string, fromLink: boolean, dir: boolean];
+
 function parts(p: string): string[] {
   return p.split('/').filter((c) => c !== '' && c !== '.');
 }
 
-type Pending = [name: string, fromLink: boolean];
-
-function pushPath(stack: Pending[], p: string, fromLink: boolean): void {
+/**
+ * Push the components of `p` (a byte string) to walk next. A path ending in "/" or "/." names
+ * a directory (POSIX): its last component is marked so, as it is when `dir` is set (the link
+ * being expanded was itself marked).
+ */
+function pushPath(stack: Pending[], p: string, fromLink: boolean, dir: boolean): void {
   const ps = parts(p);
-  for (let i = ps.length - 1; i >= 0; i--) stack.push([ps[i]!, fromLink]);
+  const last = ps.length - 1;
+  const endsAsDir = dir || /(^|\/)\.?$/.test(p);
+  for (let i = last; i >= 0; i--) stack.push([ps[i]!, fromLink, i === last && endsAsDir]);
+}
+
+function cancelled(): Error {
+  return errnoError('ECANCELED', 'Operation canceled');
 }
 
 /**
  * Resolve a client path inside the jail. The final component may be missing (for create,
  * mkdir, rename targets); a missing or non-directory intermediate component is an error.
- * With followFinal=false a final symlink is returned as itself (lstat semantics). A path that
- * ends by going up ("a/b/..", or a link to "..") is the directory itself (name null). The caller
- * must releaseResolved() the result.
+ * With followFinal=false a final symlink is returned as itself (lstat semantics), unless the
+ * path ends in "/" or "/.", which names the directory the link leads to (POSIX lstat("link/")).
+ * A path that ends by going up ("a/b/..", or a link to "..") is the directory itself (name
+ * null). The caller must releaseResolved() the result.
  *
- * One directory descriptor is held at a time, whatever the depth (a client can build paths
- * thousands of levels deep): a ".." walks down again from the root to the new parent.
+ * At most two directory descriptors are held at a time, whatever the depth (a client can build
+ * paths thousands of levels deep), and each step is a constant number of system calls.
  */
-export async function resolveInJail(jail: Jail, clientPath: string, followFinal: boolean): Promise<Resolved> {
-  if (clientPath.includes('\0')) throw errnoError('ENOENT', 'No such file');
-  if (clientPath.length > MAX_PATH) throw errnoError('ENAMETOOLONG', 'File name too long');
+export async function resolveInJail(jail: Jail, clientPath: PathArg, followFinal: boolean, signal?: AbortSignal): Promise<Resolved> {
+  const path = byteString(clientPath);
+  if (path.includes('\0')) throw errnoError('ENOENT', 'No such file');
+  if (path.length > MAX_PATH) throw errnoError('ENAMETOOLONG', 'File name too long');
   const stack: Pending[] = [];
-  pushPath(stack, clientPath, false);
-  const comps: string[] = [];
+  pushPath(stack, path, false, false);
+  let comps: string[] = [];
   /** Pins the directory `comps` leads to (every component so far was entered); null: the root. */
   let dirFd: number | null = null;
   const current = (): number => dirFd ?? jail.rootFd;
@@ -127,41 +156,62 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
     if (dirFd !== null) closeSync(dirFd);
     dirFd = fd;
   };
-  /** Pin `comps` again from the root, descriptor to descriptor, following no link. */
-  const reenter = async (): Promise<void> => {
-    setDir(null);
-    for (const c of comps) setDir(await openFd(`${fdRef(current())}/${c}`, O_PATH | O_DIRECTORY | O_NOFOLLOW));
+  const entryOf = (name: string): Buffer => fsPath(`${fdRef(current())}/${name}`);
+  /** The pinned directory's parent, which must still be inside the jail: the walk goes on from where it really is. */
+  const up = async (): Promise<void> => {
+    const fd = await openFd(entryOf('..'), O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    let rel: string | null;
+    try {
+      rel = jail.relative(fdRealPath(fd));
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    if (rel === null) {
+      // The directory we were in was moved out of the folder meanwhile.
+      closeSync(fd);
+      throw new JailError(true);
+    }
+    if (rel === '') {
+      closeSync(fd);
+      setDir(null);
+    } else {
+      setDir(fd);
+    }
+    comps = rel === '' ? [] : rel.split('/');
   };
+  let steps = 0;
   let links = 0;
   let finalName: string | null = null;
   let finalStats: Stats | undefined;
-  const follow = async (entry: string): Promise<void> => {
+  let dirOnly = false;
+  const follow = async (entry: Buffer, dir: boolean): Promise<void> => {
     if (++links > MAX_LINKS) throw errnoError('ELOOP', 'Too many levels of symbolic links');
-    const target = await readlink(entry);
+    const target = (await readlink(entry, { encoding: 'buffer' })).toString('latin1');
     if (target.startsWith('/')) {
       const rel = jail.relative(target);
       if (rel === null) throw new JailError();
-      comps.length = 0;
+      comps = [];
       setDir(null);
-      pushPath(stack, rel, true);
+      pushPath(stack, rel, true, dir);
     } else {
-      pushPath(stack, target, true);
+      pushPath(stack, target, true, dir);
     }
   };
   try {
     while (stack.length > 0) {
-      const [name, fromLink] = stack.pop()!;
+      if (signal?.aborted) throw cancelled();
+      // Every pending component will be processed: refuse as soon as the total is too large.
+      if (steps + stack.length > MAX_COMPONENTS) throw errnoError('ELOOP', 'Too many levels of symbolic links');
+      steps++;
+      const [name, fromLink, dir] = stack.pop()!;
       if (name === '..') {
-        if (comps.length > 0) {
-          comps.pop();
-          await reenter();
-        } else if (fromLink) {
-          throw new JailError();
-        }
+        if (comps.length > 0) await up();
+        else if (fromLink) throw new JailError();
         continue;
       }
       const last = stack.length === 0;
-      const entry = `${fdRef(current())}/${name}`;
+      const entry = entryOf(name);
       if (!last) {
         // The common case in one call: a directory, entered without following a link.
         try {
@@ -174,12 +224,12 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
           if (code !== 'ENOTDIR' && code !== 'ELOOP') throw err;
         }
         const st = await lstat(entry);
-        if (st.isSymbolicLink()) await follow(entry);
-        else if (st.isDirectory() && ++links <= MAX_LINKS) stack.push([name, fromLink]); // swapped back meanwhile: again
+        if (st.isSymbolicLink()) await follow(entry, false);
+        else if (st.isDirectory() && ++links <= MAX_LINKS) stack.push([name, fromLink, dir]); // swapped back meanwhile: again
         else throw errnoError('ENOTDIR', 'Not a directory');
         continue;
       }
-      if (followFinal) {
+      if (followFinal || dir) {
         let st: Stats | undefined;
         try {
           st = await lstat(entry);
@@ -187,17 +237,19 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         }
         if (st?.isSymbolicLink()) {
-          await follow(entry);
+          await follow(entry, dir);
           continue;
         }
+        if (dir && st && !st.isDirectory()) throw errnoError('ENOTDIR', 'Not a directory');
         finalStats = st;
+        dirOnly = dir && !st;
       }
       comps.push(name);
       finalName = name;
     }
     const held = dirFd;
     dirFd = null; // handed over to the result
-    return { comps, parentFd: held ?? jail.rootFd, ownsParent: held !== null, name: finalName, finalStats };
+    return { comps, parentFd: held ?? jail.rootFd, ownsParent: held !== null, name: finalName, finalStats, dirOnly };
   } catch (err) {
     setDir(null);
     throw err;
@@ -205,9 +257,9 @@ export async function resolveInJail(jail: Jail, clientPath: string, followFinal:
 }
 
 /**
- * Would following `target`, stored in a link whose parent directory is at `linkDirDepth`
- * components below the root, stay inside the jail? Lexical on purpose: used only to decide
- * whether READLINK may show the target, never to decide access.
+ * Would following `target` (a byte string), stored in a link whose parent directory is at
+ * `linkDirDepth` components below the root, stay inside the jail? Lexical on purpose: used only
+ * to decide whether READLINK may show the target, never to decide access.
  */
 export function linkTargetForClient(jail: Jail, linkDirDepth: number, target: string): string | null {
   const absolute = target.startsWith('/');

@@ -1,16 +1,28 @@
 // Local mode's backend: each sftp channel is served by our own SFTP server, confined to the
-// user's folder (src/sftp + src/local/confined-fs.ts).
+// user's folder (src/sftp + src/local/confined-fs.ts). One HandleBudget for the process bounds
+// the descriptors each user's sessions hold, together.
 import type { Logger } from 'pino';
 import type { StoredUser } from '../auth/user-store.js';
 import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
+import type { HandleQuota } from '../sftp/handles.js';
 import { serveSftp, type SftpServerSession } from '../sftp/sftp-server.js';
+import { HandleBudget } from './handle-budget.js';
 
 export interface LocalBackendOptions {
+  /** Open handles per session. */
   maxHandles: number;
+  /** Descriptors one user's handles may hold across all their sessions. */
+  maxHandlesPerUser: number;
+  /** Descriptors all handles together may hold (see processHandleBudgetTotal). */
+  maxHandlesTotal: number;
 }
 
 export class LocalBackend implements Backend {
-  constructor(private readonly opts: LocalBackendOptions) {}
+  private readonly budget: HandleBudget;
+
+  constructor(private readonly opts: LocalBackendOptions) {
+    this.budget = new HandleBudget({ perUser: opts.maxHandlesPerUser, total: opts.maxHandlesTotal });
+  }
 
   refusal(user: StoredUser): string | undefined {
     return user.target.kind === 'folder' ? undefined : 'the user has a route, not a folder: local mode serves folders';
@@ -19,7 +31,7 @@ export class LocalBackend implements Backend {
   connect(ctx: ConnectionContext): BackendConnection {
     const target = ctx.user.target;
     if (target.kind !== 'folder') throw new Error('local backend asked to serve an upstream user (refusal() let it in)');
-    return new LocalConnection(target.path, ctx.log, this.opts.maxHandles);
+    return new LocalConnection(target.path, ctx.log, this.opts.maxHandles, this.budget.account(ctx.user.name));
   }
 
   async close(): Promise<void> {}
@@ -30,10 +42,11 @@ class LocalConnection implements BackendConnection {
   /** Bytes of the sessions that ended, so counters stay whole after they are forgotten. */
   private readonly ended: TransferCounters = { bytesUp: 0, bytesDown: 0 };
 
-  constructor(private readonly folder: string, private readonly log: Logger, private readonly maxHandles: number) {}
+  constructor(private readonly folder: string, private readonly log: Logger, private readonly maxHandles: number,
+    private readonly handleQuota: HandleQuota) {}
 
   openSftp(channel: SftpChannel): void {
-    const session = serveSftp(channel, { root: this.folder, log: this.log, maxHandles: this.maxHandles });
+    const session = serveSftp(channel, { root: this.folder, log: this.log, maxHandles: this.maxHandles, handleQuota: this.handleQuota });
     this.sessions.add(session);
     void session.done.then(() => {
       this.sessions.delete(session);

@@ -17,6 +17,9 @@ export interface Attrs {
 
 export const NO_ATTRS: Attrs = Object.freeze({});
 
+/** The permission bits a client may set (OpenSSH: chmod(path, perm & 07777)): rwx, setuid, setgid, sticky. */
+export const MODE_BITS = 0o7777;
+
 /** Presence flags for the fields set in `a`. */
 export function attrFlags(a: Attrs): number {
   let f = 0;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ConfinedFs } from '../local/confined-fs.js';
 import type { HandleTable } from './handles.js';
 import type { PacketReader } from './packet-reader.js';
+import type { ReadBudget } from './read-budget.js';
 import type { RequestKind } from './scheduler.js';
 
 export interface Limits {
@@ -16,6 +17,8 @@ export interface SessionContext {
   readonly handles: HandleTable;
   readonly counters: { bytesUp: number; bytesDown: number };
   readonly limits: Limits;
+  /** Bytes of READ replies the session may hold: a READ waits here before touching the disk. */
+  readonly reads: ReadBudget;
   readonly log: Logger;
   /** Aborted when the session ends: long requests (copy-data) stop instead of outliving it. */
   readonly ended: AbortSignal;

@@ -1,5 +1,9 @@
 // A session's open handles. Handle strings are 4-byte counters that are never reused within a
 // session, so a handle kept after CLOSE can never alias a newer file.
+//
+// Room for a handle is taken before anything is opened (so a full table costs no descriptor),
+// from the session's own cap and from an optional quota shared with other sessions: the user's
+// and the process's descriptors (src/local/handle-budget.ts).
 import type { OpenDir } from '../local/confined-fs.js';
 import { FX } from './constants.js';
 import { SftpStatusError } from './status.js';
@@ -20,6 +24,29 @@ export interface DirHandle {
 
 export type Handle = FileHandle | DirHandle;
 
+/** Descriptors a handle holds: a listing keeps the directory's own O_PATH descriptor too. */
+export const HANDLE_DESCRIPTORS: Readonly<Record<Handle['kind'], number>> = { file: 1, dir: 2 };
+
+/** Which cap a refusal hit. */
+export type QuotaCap = 'session' | 'user' | 'process';
+
+/** Descriptors shared with other sessions. */
+export interface HandleQuota {
+  /** Take n descriptors, or name the cap that is full (nothing taken then). */
+  take(n: number): Exclude<QuotaCap, 'session'> | null;
+  give(n: number): void;
+  /** Descriptors that could be taken now. */
+  room(): number;
+}
+
+/** A handle refused for lack of room: FAILURE to the client, as OpenSSH answers. */
+export class HandleLimitError extends SftpStatusError {
+  override name = 'HandleLimitError';
+  constructor(readonly cap: QuotaCap) {
+    super(FX.FAILURE, 'too many open handles');
+  }
+}
+
 function invalidHandle(): SftpStatusError {
   // v3 has no INVALID_HANDLE status; OpenSSH answers FAILURE too.
   return new SftpStatusError(FX.FAILURE, 'Invalid handle');
@@ -28,20 +55,40 @@ function invalidHandle(): SftpStatusError {
 export class HandleTable {
   private readonly byId = new Map<number, Handle>();
   private next = 1;
+  /** Opens under way (room taken, handle not yet in the table). */
+  private opening = 0;
 
-  constructor(readonly max: number) {}
+  constructor(readonly max: number, private readonly quota?: HandleQuota) {}
 
   get size(): number {
     return this.byId.size;
   }
 
-  /** Call before opening anything, so a full table costs no file descriptor. */
-  checkRoom(): void {
-    if (this.byId.size >= this.max) throw new SftpStatusError(FX.FAILURE, 'too many open handles');
+  /** Handles that could still be opened (the limits@openssh.com answer). */
+  get room(): number {
+    const mine = this.max - this.byId.size - this.opening;
+    return Math.max(0, this.quota ? Math.min(mine, this.quota.room()) : mine);
   }
 
-  add(h: Handle): Buffer {
-    this.checkRoom();
+  /**
+   * Take room for a handle of `kind`, run `make` (which opens it) and add its result; room is
+   * given back if `make` fails. Throws HandleLimitError, before calling `make`, when full.
+   */
+  async open(kind: Handle['kind'], make: () => Promise<Handle>): Promise<Buffer> {
+    if (this.byId.size + this.opening >= this.max) throw new HandleLimitError('session');
+    const n = HANDLE_DESCRIPTORS[kind];
+    const full = this.quota?.take(n);
+    if (full) throw new HandleLimitError(full);
+    this.opening++;
+    let h: Handle;
+    try {
+      h = await make();
+    } catch (err) {
+      this.quota?.give(n);
+      throw err;
+    } finally {
+      this.opening--;
+    }
     const id = this.next;
     this.next = (this.next + 1) >>> 0 || 1;
     this.byId.set(id, h);
@@ -78,6 +125,7 @@ export class HandleTable {
     const h = this.byId.get(id);
     if (!h) throw invalidHandle();
     this.byId.delete(id);
+    this.quota?.give(HANDLE_DESCRIPTORS[h.kind]);
     return h;
   }
 
@@ -85,6 +133,7 @@ export class HandleTable {
   drain(): Handle[] {
     const all = [...this.byId.values()];
     this.byId.clear();
+    for (const h of all) this.quota?.give(HANDLE_DESCRIPTORS[h.kind]);
     return all;
   }
 }

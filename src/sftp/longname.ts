@@ -49,10 +49,14 @@ function timeString(mtimeMs: number, nowMs: number): string {
   return `${head}  ${d.getFullYear()}`;
 }
 
-export function longname(name: string, st: Stats, nowMs = Date.now()): string {
+/** The line for `name`; a Buffer name (bytes from the disk) gives a Buffer line carrying those bytes. */
+export function longname(name: string, st: Stats, nowMs?: number): string;
+export function longname(name: Buffer, st: Stats, nowMs?: number): Buffer;
+export function longname(name: string | Buffer, st: Stats, nowMs = Date.now()): string | Buffer {
   const nlink = String(st.nlink).padStart(3, ' ');
   const user = String(st.uid).padEnd(8, ' ');
   const group = String(st.gid).padEnd(8, ' ');
   const size = String(st.size).padStart(8, ' ');
-  return `${modeString(st.mode)} ${nlink} ${user} ${group} ${size} ${timeString(st.mtimeMs, nowMs)} ${name}`;
+  const head = `${modeString(st.mode)} ${nlink} ${user} ${group} ${size} ${timeString(st.mtimeMs, nowMs)} `;
+  return typeof name === 'string' ? head + name : Buffer.concat([Buffer.from(head), name]);
 }

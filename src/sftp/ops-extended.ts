@@ -31,7 +31,7 @@ function statvfsReply(id: number, s: StatsFs): Buffer {
     .finish();
 }
 
-const statvfs: Handler = async (ctx, id, r) => statvfsReply(id, await ctx.fs.statfs(r.utf8()));
+const statvfs: Handler = async (ctx, id, r) => statvfsReply(id, await ctx.fs.statfs(r.bytes()));
 
 const fstatvfs: Handler = async (ctx, id, r) => {
   const h = ctx.handles.get(r.bytes());
@@ -46,7 +46,7 @@ const limits: Handler = async (ctx, id) =>
     .u64(ctx.limits.maxRead)
     .u64(ctx.limits.maxWrite)
     // Like OpenSSH: what is still available. The OpenSSH client pipelines min(64, this) requests.
-    .u64(Math.max(ctx.handles.max - ctx.handles.size, 1))
+    .u64(Math.max(ctx.handles.room, 1))
     .finish();
 
 const COPY_CHUNK = 256 * 1024;

@@ -2,7 +2,7 @@
 import { constants } from 'node:fs';
 import { fdRef } from '../local/proc-fd.js';
 import { applyAttrs } from '../local/apply-attrs.js';
-import { attrsFromStats } from './attrs.js';
+import { MODE_BITS, attrsFromStats } from './attrs.js';
 import { FX, FXF } from './constants.js';
 import type { Handler, SessionContext } from './context.js';
 import { closeAsync, fstatAsync, fsyncAsync, readAt, writeAllAt } from './fd-io.js';
@@ -29,20 +29,18 @@ export function openFlags(pflags: number): number {
 }
 
 export const open: Handler = async (ctx, id, r) => {
-  const path = r.utf8();
+  const path = r.bytes();
   const pflags = r.u32();
   const a = r.attrs();
-  ctx.handles.checkRoom();
-  const mode = a.permissions !== undefined ? a.permissions & 0o777 : DEFAULT_FILE_MODE;
+  const mode = a.permissions !== undefined ? a.permissions & MODE_BITS : DEFAULT_FILE_MODE;
   const flags = openFlags(pflags);
-  const fd = await ctx.fs.open(path, flags, mode);
   const access = flags & (O_RDONLY | O_WRONLY | O_RDWR);
-  const handle = ctx.handles.add({
+  const handle = await ctx.handles.open('file', async () => ({
     kind: 'file',
-    fd,
+    fd: await ctx.fs.open(path, flags, mode),
     readable: access !== O_WRONLY,
     writable: access !== O_RDONLY,
-  });
+  }));
   return handleReply(id, handle);
 };
 
@@ -62,12 +60,19 @@ export const read: Handler = async (ctx, id, r) => {
   const h = ctx.handles.file(r.bytes());
   const offset = r.u64();
   const len = Math.min(r.u32(), ctx.limits.maxRead);
-  // The file data lands directly behind the reply header: no copy on the way out.
-  const buf = Buffer.allocUnsafe(DATA_HEADER + len);
-  const n = len === 0 ? 0 : await readAt(h.fd, buf, DATA_HEADER, len, offset);
-  if (n === 0) throw new SftpStatusError(FX.EOF);
-  ctx.counters.bytesDown += n;
-  return finishDataReply(buf, id, n);
+  if (len === 0) throw new SftpStatusError(FX.EOF);
+  const size = DATA_HEADER + len;
+  await ctx.reads.acquire(size); // until the replies held so far leave for the client
+  try {
+    // The file data lands directly behind the reply header: no copy on the way out.
+    const buf = Buffer.allocUnsafe(size);
+    const n = await readAt(h.fd, buf, DATA_HEADER, len, offset);
+    if (n === 0) throw new SftpStatusError(FX.EOF);
+    ctx.counters.bytesDown += n;
+    return finishDataReply(buf, id, n);
+  } finally {
+    ctx.reads.release(size);
+  }
 };
 
 export const write: Handler = async (ctx, id, r) => {

@@ -21,9 +21,10 @@ export function attrsReply(id: number, a: Attrs): Buffer {
   return new PacketWriter(FXP.ATTRS, 48).u32(id).attrs(a).finish();
 }
 
+/** Names are bytes (Buffer) as on disk; a string is sent as UTF-8. */
 export interface NameEntry {
-  name: string;
-  longname: string;
+  name: Buffer | string;
+  longname: Buffer | string;
   attrs: Attrs;
 }
 
@@ -34,7 +35,7 @@ export function nameReply(id: number, entries: readonly NameEntry[]): Buffer {
 }
 
 /** NAME with a single path and no attributes: REALPATH, READLINK, expand-path (as OpenSSH). */
-export function singleNameReply(id: number, name: string): Buffer {
+export function singleNameReply(id: number, name: Buffer | string): Buffer {
   return nameReply(id, [{ name, longname: name, attrs: NO_ATTRS }]);
 }
 

@@ -17,12 +17,14 @@ import {
 import type { Route, SessionContext } from './context.js';
 import { ROUTES } from './dispatch.js';
 import { PacketFramer } from './framer.js';
-import { HandleTable } from './handles.js';
+import { HandleLimitError, HandleTable, type HandleQuota } from './handles.js';
+import { SetIdRefusedError } from '../local/apply-attrs.js';
 import { EXTENDED_ROUTES } from './ops-extended.js';
 import { releaseHandle } from './ops-file.js';
 import { JailError } from '../local/jail-resolve.js';
 import { PacketError, PacketReader } from './packet-reader.js';
 import { statusReply, versionReply } from './replies.js';
+import { DEFAULT_READ_BUDGET, ReadBudget } from './read-budget.js';
 import { RequestScheduler } from './scheduler.js';
 import { SftpStatusError, statusOf } from './status.js';
 
@@ -33,13 +35,29 @@ export interface SftpServerOptions {
   log: Logger;
   /** Default 256 open handles per session. */
   maxHandles?: number;
+  /**
+   * Descriptors shared with the user's other sessions and the whole process (local mode's
+   * HandleBudget). The session's folder descriptor is drawn from it too; unset: no shared cap.
+   */
+  handleQuota?: HandleQuota;
   /** Default 256 KiB; a larger incoming packet length closes the session. */
   maxPacketBytes?: number;
+  /**
+   * Bytes of READ replies held (read, or written and still in the stream's buffer) before
+   * further READs wait. Default 2 MiB, what the SSH window takes next.
+   */
+  readBudgetBytes?: number;
   /**
    * Requests accepted but not yet answered before we stop reading input. Default 64 (what the
    * OpenSSH client pipelines); bounds memory to about this many packets per session.
    */
   maxInflight?: number;
+  /**
+   * Bytes of those requests (their packets are held until they finish) before we stop reading
+   * input; one request is always admitted. Default 2 MiB: 64 WRITEs of 256 KiB parked behind a
+   * request that cannot finish would otherwise hold 16 MiB per session.
+   */
+  maxInflightBytes?: number;
 }
 
 export interface SftpServerSession {
@@ -56,6 +74,9 @@ export interface SftpServerSession {
 export function serveSftp(stream: Duplex, opts: SftpServerOptions): SftpServerSession {
   return new Session(stream, opts);
 }
+
+/** Default bytes of request packets held at once (see maxInflightBytes). */
+const DEFAULT_INFLIGHT_BYTES = 2 * 1024 * 1024;
 
 /** Replies smaller than this are gathered and written together: fewer SSH channel packets. */
 const BATCH_BYTES = 16 * 1024;
@@ -78,6 +99,9 @@ class Session implements SftpServerSession {
   private readonly framer: PacketFramer;
   private readonly scheduler: RequestScheduler;
   private readonly maxInflight: number;
+  private readonly maxInflightBytes: number;
+  /** Bytes of the request packets admitted and not yet finished. */
+  private inflightBytes = 0;
   private initialized = false;
   private inputEnded = false;
   private aborted = false;
@@ -88,6 +112,10 @@ class Session implements SftpServerSession {
   private batchBytes = 0;
   private flushScheduled = false;
   private readonly ended = new AbortController();
+  /** Refusals this session has logged already (once each: log volume is a resource too). */
+  private readonly loggedOnce = new Set<string>();
+  /** The folder's descriptor, drawn from opts.handleQuota while the session holds it. */
+  private folderQuota: HandleQuota | undefined;
 
   constructor(
     private readonly stream: Duplex,
@@ -98,6 +126,7 @@ class Session implements SftpServerSession {
     // Below a few KiB even a path or a directory listing could not be sent: not a sane limit.
     const maxPacket = Math.max(opts.maxPacketBytes ?? DEFAULT_MAX_PACKET, 4 * PACKET_HEADROOM);
     this.maxInflight = Math.max(opts.maxInflight ?? 64, 1);
+    this.maxInflightBytes = opts.maxInflightBytes ?? DEFAULT_INFLIGHT_BYTES;
     this.framer = new PacketFramer(maxPacket);
     this.scheduler = new RequestScheduler(() => this.pump());
     stream.on('error', (err) => {
@@ -105,12 +134,22 @@ class Session implements SftpServerSession {
       this.abort();
     });
     stream.on('close', () => this.abort());
+    const full = opts.handleQuota?.take(1);
+    if (full) {
+      this.log.warn({ cap: full }, 'sftp session refused: too many open handles');
+      this.exitStatus = 1;
+      this.abort();
+      return;
+    }
+    this.folderQuota = opts.handleQuota;
     try {
       this.ctx = {
-        fs: new ConfinedFs(opts.root),
-        handles: new HandleTable(opts.maxHandles ?? DEFAULT_MAX_HANDLES),
+        fs: new ConfinedFs(opts.root, this.ended.signal),
+        handles: new HandleTable(opts.maxHandles ?? DEFAULT_MAX_HANDLES, opts.handleQuota),
         counters: this.counters,
         limits: { maxPacket, maxRead: maxPacket - PACKET_HEADROOM, maxWrite: maxPacket - PACKET_HEADROOM },
+        reads: new ReadBudget(opts.readBudgetBytes ?? DEFAULT_READ_BUDGET, () => stream.writableLength + this.batchBytes,
+          this.ended.signal),
         log: this.log,
         ended: this.ended.signal,
       };
@@ -144,7 +183,7 @@ class Session implements SftpServerSession {
   /** Admit framed requests while the client is allowed more in flight and our output drains. */
   private pump(): void {
     if (this.aborted || this.finishing) return;
-    while (!this.writeBlocked && this.scheduler.pending < this.maxInflight) {
+    while (this.mayAdmit()) {
       const frame = this.framer.next();
       if (frame === null) break;
       if (frame.kind === 'bad-length') {
@@ -161,8 +200,14 @@ class Session implements SftpServerSession {
       }
       return;
     }
-    if (this.writeBlocked || this.scheduler.pending >= this.maxInflight) this.stream.pause();
-    else this.stream.resume();
+    if (this.mayAdmit()) this.stream.resume();
+    else this.stream.pause();
+  }
+
+  /** Room for one more request: output drains, and the requests held are few and small enough. */
+  private mayAdmit(): boolean {
+    const pending = this.scheduler.pending;
+    return !this.writeBlocked && pending < this.maxInflight && (pending === 0 || this.inflightBytes < this.maxInflightBytes);
   }
 
   private handlePacket(body: Buffer): void {
@@ -207,6 +252,7 @@ class Session implements SftpServerSession {
     }
     const { handler } = route;
     const ctx = this.ctx!;
+    this.inflightBytes += body.length;
     this.scheduler.submit(route.kind, async () => {
       let reply: Buffer;
       try {
@@ -216,20 +262,38 @@ class Session implements SftpServerSession {
         const s = statusOf(err);
         reply = statusReply(id, s.code, s.message);
       }
+      this.inflightBytes -= body.length;
       this.send(reply);
     });
   }
 
-  /** Ordinary failures (ENOENT...) are the client's business; escapes and surprises are ours. */
+  /**
+   * Ordinary failures (ENOENT...) are the client's business; escapes, refusals and surprises are
+   * ours, logged once per session and kind: a client repeating them must not fill the log.
+   */
   private logFailure(err: unknown, type: number): void {
     if (err instanceof JailError) {
-      if (err.swapped) this.log.warn({ type }, 'sftp path component swapped for a symlink during use: refused');
-      else this.log.info({ type }, 'sftp path leads outside the folder: refused');
+      if (err.swapped) {
+        if (this.once('swapped')) this.log.warn({ type }, 'sftp path component swapped for a symlink during use: refused');
+      } else if (this.once('outside')) {
+        this.log.info({ type }, 'sftp path leads outside the folder: refused');
+      }
+    } else if (err instanceof HandleLimitError) {
+      if (this.once(`cap:${err.cap}`)) this.log.warn({ type, cap: err.cap }, 'sftp open refused: too many open handles');
+    } else if (err instanceof SetIdRefusedError) {
+      if (this.once('setid')) this.log.warn({ type, mode: err.mode.toString(8) }, 'sftp setuid/setgid on a file refused: the server runs as root');
     } else if (err instanceof PacketError) {
       this.log.debug({ type }, 'malformed sftp request');
     } else if (!(err instanceof SftpStatusError) && typeof (err as { code?: unknown } | null)?.code !== 'string') {
-      this.log.warn({ err, type }, 'unexpected error in sftp request');
+      if (this.once('unexpected')) this.log.warn({ err, type }, 'unexpected error in sftp request');
     }
+  }
+
+  /** True the first time `what` is seen in this session. */
+  private once(what: string): boolean {
+    if (this.loggedOnce.has(what)) return false;
+    this.loggedOnce.add(what);
+    return true;
   }
 
   private protocolError(fields: object, msg: string): void {
@@ -264,9 +328,12 @@ class Session implements SftpServerSession {
     this.write(out);
   }
 
+  /** A write left the stream's buffer: READs waiting for room may go on. */
+  private readonly onWritten = (): void => this.ctx?.reads.wake();
+
   private write(buf: Buffer): void {
     if (!this.stream.writable) return;
-    if (this.stream.write(buf) || this.writeBlocked) return;
+    if (this.stream.write(buf, this.onWritten) || this.writeBlocked) return;
     this.writeBlocked = true;
     this.stream.once('drain', () => {
       this.writeBlocked = false;
@@ -301,6 +368,8 @@ class Session implements SftpServerSession {
       }
       this.ctx.fs.close();
     }
+    this.folderQuota?.give(1);
+    this.folderQuota = undefined;
     this.flush();
     if (this.stream.writable) {
       (this.stream as Duplex & MaybeExitChannel).exit?.(this.exitStatus);

@@ -31,6 +31,12 @@ const CODE_BY_ERRNO: Record<string, number> = {
   EOPNOTSUPP: FX.OP_UNSUPPORTED,
 };
 
+/** Text for errnos whose status code alone would not say why (the limits of a path walk). */
+const MAPPED_TEXT: Record<string, string> = {
+  ELOOP: 'Too many levels of symbolic links',
+  ENAMETOOLONG: 'File name too long',
+};
+
 /** strerror-style text for FAILURE statuses, so clients see why (and no paths). */
 const FAILURE_TEXT: Record<string, string> = {
   EEXIST: 'File exists',
@@ -47,6 +53,7 @@ const FAILURE_TEXT: Record<string, string> = {
   ENFILE: 'Too many open files in system',
   EIO: 'Input/output error',
   ETXTBSY: 'Text file busy',
+  ECANCELED: 'Operation canceled',
   EAGAIN: 'Resource temporarily unavailable',
 };
 
@@ -61,7 +68,7 @@ export function statusOf(err: unknown): StatusOf {
   const errno = (err as NodeJS.ErrnoException | null)?.code;
   if (typeof errno === 'string') {
     const code = CODE_BY_ERRNO[errno];
-    if (code !== undefined) return { code };
+    if (code !== undefined) return MAPPED_TEXT[errno] ? { code, message: MAPPED_TEXT[errno] } : { code };
     return { code: FX.FAILURE, message: FAILURE_TEXT[errno] };
   }
   return { code: FX.FAILURE };

@@ -153,7 +153,7 @@ describe('swapping a component for a symlink during use', () => {
       let refused = 0;
       while (Date.now() < deadline || (refused === 0 && Date.now() < cap)) {
         for (const p of ['sw/outside/L', 'sw/outside/hidden-dir/x', 'sw/outside/nope/x']) {
-          const got = await cfs.realpath(p).then((r) => r, (e: NodeJS.ErrnoException) => `!${e.code}`);
+          const got = await cfs.realpath(p).then((r) => r.toString(), (e: NodeJS.ErrnoException) => `!${e.code}`);
           if (got === '!EJAIL') refused++;
           if (!outcomes.has(p)) outcomes.set(p, new Set());
           outcomes.get(p)!.add(got);

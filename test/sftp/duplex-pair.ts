@@ -4,6 +4,10 @@ import { Duplex } from 'node:stream';
 
 class End extends Duplex {
   peer!: End;
+
+  constructor(highWaterMark?: number) {
+    super(highWaterMark === undefined ? {} : { highWaterMark });
+  }
   private blockedWrite: (() => void) | null = null;
 
   override _read(): void {
@@ -25,9 +29,10 @@ class End extends Duplex {
   }
 }
 
-export function duplexPair(): [Duplex, Duplex] {
-  const a = new End();
-  const b = new End();
+/** `highWaterMark` (both ends, both ways): ssh2's channels use 2 MiB, Node's default is 16 KiB. */
+export function duplexPair(highWaterMark?: number): [Duplex, Duplex] {
+  const a = new End(highWaterMark);
+  const b = new End(highWaterMark);
   a.peer = b;
   b.peer = a;
   return [a, b];

@@ -9,10 +9,16 @@ import { PacketReader } from '../../src/sftp/packet-reader.js';
 import { PacketWriter } from '../../src/sftp/packet-writer.js';
 
 export interface NameItem {
+  /** Decoded as UTF-8, for convenience; nameBytes is what was sent. */
   name: string;
   longname: string;
+  nameBytes: Buffer;
+  longnameBytes: Buffer;
   attrs: Attrs;
 }
+
+/** A path as sent: UTF-8 text, or exact bytes. */
+type PathArg = string | Buffer;
 
 export interface Reply {
   type: number;
@@ -98,7 +104,11 @@ export class RawSftpClient {
       case FXP.NAME: {
         const n = r.u32();
         reply.names = [];
-        for (let i = 0; i < n; i++) reply.names.push({ name: r.utf8(), longname: r.utf8(), attrs: r.attrs() });
+        for (let i = 0; i < n; i++) {
+          const nameBytes = Buffer.from(r.bytes());
+          const longnameBytes = Buffer.from(r.bytes());
+          reply.names.push({ name: nameBytes.toString(), longname: longnameBytes.toString(), nameBytes, longnameBytes, attrs: r.attrs() });
+        }
         break;
       }
       case FXP.EXTENDED_REPLY:
@@ -141,7 +151,7 @@ export class RawSftpClient {
 
   // Convenience wrappers -------------------------------------------------------------------
 
-  open(path: string, pflags: number, attrs: Attrs = {}): Promise<Reply> {
+  open(path: PathArg, pflags: number, attrs: Attrs = {}): Promise<Reply> {
     return this.request(FXP.OPEN, (w) => w.string(path).u32(pflags).attrs(attrs));
   }
   close(handle: Buffer): Promise<Reply> {
@@ -153,47 +163,47 @@ export class RawSftpClient {
   write(handle: Buffer, offset: number, data: Buffer): Promise<Reply> {
     return this.request(FXP.WRITE, (w) => w.string(handle).u64(offset).string(data));
   }
-  stat(path: string): Promise<Reply> {
+  stat(path: PathArg): Promise<Reply> {
     return this.request(FXP.STAT, (w) => w.string(path));
   }
-  lstat(path: string): Promise<Reply> {
+  lstat(path: PathArg): Promise<Reply> {
     return this.request(FXP.LSTAT, (w) => w.string(path));
   }
   fstat(handle: Buffer): Promise<Reply> {
     return this.request(FXP.FSTAT, (w) => w.string(handle));
   }
-  setstat(path: string, attrs: Attrs): Promise<Reply> {
+  setstat(path: PathArg, attrs: Attrs): Promise<Reply> {
     return this.request(FXP.SETSTAT, (w) => w.string(path).attrs(attrs));
   }
   fsetstat(handle: Buffer, attrs: Attrs): Promise<Reply> {
     return this.request(FXP.FSETSTAT, (w) => w.string(handle).attrs(attrs));
   }
-  opendir(path: string): Promise<Reply> {
+  opendir(path: PathArg): Promise<Reply> {
     return this.request(FXP.OPENDIR, (w) => w.string(path));
   }
   readdir(handle: Buffer): Promise<Reply> {
     return this.request(FXP.READDIR, (w) => w.string(handle));
   }
-  remove(path: string): Promise<Reply> {
+  remove(path: PathArg): Promise<Reply> {
     return this.request(FXP.REMOVE, (w) => w.string(path));
   }
-  mkdir(path: string, attrs: Attrs = {}): Promise<Reply> {
+  mkdir(path: PathArg, attrs: Attrs = {}): Promise<Reply> {
     return this.request(FXP.MKDIR, (w) => w.string(path).attrs(attrs));
   }
-  rmdir(path: string): Promise<Reply> {
+  rmdir(path: PathArg): Promise<Reply> {
     return this.request(FXP.RMDIR, (w) => w.string(path));
   }
-  realpath(path: string): Promise<Reply> {
+  realpath(path: PathArg): Promise<Reply> {
     return this.request(FXP.REALPATH, (w) => w.string(path));
   }
-  rename(from: string, to: string): Promise<Reply> {
+  rename(from: PathArg, to: PathArg): Promise<Reply> {
     return this.request(FXP.RENAME, (w) => w.string(from).string(to));
   }
-  readlink(path: string): Promise<Reply> {
+  readlink(path: PathArg): Promise<Reply> {
     return this.request(FXP.READLINK, (w) => w.string(path));
   }
   /** OpenSSH order: target first, then the link's path. */
-  symlink(target: string, linkPath: string): Promise<Reply> {
+  symlink(target: PathArg, linkPath: PathArg): Promise<Reply> {
     return this.request(FXP.SYMLINK, (w) => w.string(target).string(linkPath));
   }
   extended(name: string, build: Build = () => undefined): Promise<Reply> {
@@ -204,7 +214,7 @@ export class RawSftpClient {
   }
 
   /** All entries of a directory (OPENDIR, READDIR until EOF, CLOSE). */
-  async list(path: string): Promise<NameItem[]> {
+  async list(path: PathArg): Promise<NameItem[]> {
     const h = await this.opendir(path);
     if (!h.handle) throw new Error(`opendir ${path}: ${h.code} ${h.message}`);
     const out: NameItem[] = [];
@@ -221,7 +231,7 @@ export class RawSftpClient {
   }
 
   /** Whole file content via pipelined READs (throws on anything but data/EOF). */
-  async readFile(path: string, chunk = 32 * 1024): Promise<Buffer> {
+  async readFile(path: PathArg, chunk = 32 * 1024): Promise<Buffer> {
     const h = await this.open(path, 1);
     if (!h.handle) throw new Error(`open ${path}: ${h.code} ${h.message}`);
     const parts: Buffer[] = [];

@@ -1,7 +1,7 @@
 // Requests on open files through serveSftp: OPEN flags and modes, READ/WRITE, handles, fsync,
 // FSTAT/FSETSTAT, copy-data, limits. Driven by the raw client over an in-memory pipe.
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { ADVERTISED_EXTENSIONS, FX, FXF, FXP } from '../../src/sftp/constants.js';
@@ -89,9 +89,15 @@ describe('sftp server: files', () => {
     await c.close(tr);
     assert.equal(readFileSync(p('app.txt'), 'utf8'), '');
 
+    // Set-id bits are kept (as OpenSSH does), except that as root they are refused on files.
     const suid = await c.open('suid.txt', WRITE | CREAT, { permissions: 0o4777 });
-    await c.close(suid.handle!);
-    assert.equal(statSync(p('suid.txt')).mode & 0o7777, 0o755); // setuid stripped; umask 022
+    if (process.geteuid!() === 0) {
+      assert.equal(suid.code, FX.PERMISSION_DENIED);
+      assert.equal(existsSync(p('suid.txt')), false, 'nothing created');
+    } else {
+      await c.close(suid.handle!);
+      assert.equal(statSync(p('suid.txt')).mode & 0o7777, 0o4777 & ~process.umask());
+    }
   });
 
   it('refuses writes on read-only handles and reads on write-only ones', async () => {

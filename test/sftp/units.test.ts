@@ -42,13 +42,16 @@ describe('RequestScheduler', () => {
 });
 
 describe('HandleTable', () => {
-  it('caps open handles and never reuses a handle string', () => {
+  it('caps open handles and never reuses a handle string', async () => {
     const t = new HandleTable(2);
-    const a = t.add({ kind: 'file', fd: 10, readable: true, writable: false });
-    const b = t.add({ kind: 'file', fd: 11, readable: true, writable: false });
-    assert.throws(() => t.add({ kind: 'file', fd: 12, readable: true, writable: false }), /too many open handles/);
+    const file = (fd: number) => () => Promise.resolve({ kind: 'file' as const, fd, readable: true, writable: false });
+    const a = await t.open('file', file(10));
+    const b = await t.open('file', file(11));
+    let called = false;
+    await assert.rejects(t.open('file', async () => { called = true; return file(12)(); }), /too many open handles/);
+    assert.equal(called, false, 'a full table opens nothing');
     assert.equal(t.remove(a).kind, 'file');
-    const c = t.add({ kind: 'file', fd: 10, readable: true, writable: false });
+    const c = await t.open('file', file(10));
     assert.notDeepEqual(c, a);
     assert.throws(() => t.get(a), SftpStatusError);
     assert.equal(t.file(b).fd, 11);
