@@ -108,8 +108,8 @@ export class RedisSoltWriter implements UserWriter {
       let folderNote: string | undefined;
       const results = await watched(this.redis, [soltUserKey(id)], async () => {
         if ((await this.redis.exists(soltUserKey(id))) === 0) refuse(`${soltUserKey(id)} was removed meanwhile`);
-        const folder = await this.redis.hget(soltUserKey(id), 'folder');
-        folderNote = folder !== null && (await this.redis.hget(SOLT_FOLDERS_KEY, folder)) === id
+        const folder = user.folder;
+        folderNote = folder !== undefined && (await this.redis.hget(SOLT_FOLDERS_KEY, folder)) === id
           ? `folder ${JSON.stringify(folder)} stays claimed by id ${id} in ${SOLT_FOLDERS_KEY} (its files are kept); \`HDEL ${SOLT_FOLDERS_KEY} ${folder}\` frees it`
           : undefined;
         return this.redis.multi().srem(SOLT_USERS_KEY, id).del(soltUserKey(id), soltKeysKey(id)).publish(this.channel, id);
@@ -143,12 +143,14 @@ export class RedisSoltWriter implements UserWriter {
     return this.call(async () => {
       const results = await watched(this.redis, [keysKey], async () => {
         // The set may hold the key as a bare blob or as a whole .pub line: remove every form of it.
-        const count = await this.redis.scard(keysKey);
-        const members = count <= MAX_KEYS * 4 ? await this.redis.smembers(keysKey) : [key.blob.toString('base64')];
-        const matching = members.filter((m) => {
+        // Members are read as the server reads them (bounded); past MAX_KEYS only the blob form is known.
+        const raw = (await fetchSoltUsers(this.redis, SOLT_USERS_KEY, [id], (i) => [soltUserKey(i), soltKeysKey(i)], false)).get(id);
+        const stored = raw?.kind === 'hash' && 'members' in raw.keys ? raw.keys.members : [];
+        const members = [key.blob.toString('base64'), ...stored.flatMap((m) => ('value' in m ? [m.value] : []))];
+        const matching = [...new Set(members.filter((m) => {
           const parsed = parsePublicKeyText(m);
           return !('error' in parsed) && parsed.blob.equals(key.blob);
-        });
+        }))];
         if (matching.length === 0) refuse(`user ${JSON.stringify(user.name)} has no key ${key.fingerprint}`);
         return this.redis.multi().srem(keysKey, ...matching).publish(this.channel, id);
       });

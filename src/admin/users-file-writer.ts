@@ -53,13 +53,13 @@ export class UsersFileWriter implements UserWriter {
 
   async find(name: string): Promise<UserRecord | undefined> {
     const { users } = await this.load(false);
-    const entry = name.startsWith('_') ? undefined : users[name];
+    const entry = own(users, name);
     return entry && this.record(name, entry);
   }
 
   add(u: NewUser): Promise<ChangeResult> {
     return this.edit(true, (users) => {
-      if (users[u.name] !== undefined) nameTaken(u.name, this.location(u.name));
+      if (own(users, u.name)) nameTaken(u.name, this.location(u.name));
       for (const k of u.keys) {
         const owner = ownerOf(users, k.blob);
         if (owner !== undefined) keyTaken(k.fingerprint, owner);
@@ -68,7 +68,7 @@ export class UsersFileWriter implements UserWriter {
       if (u.kind === 'folder') entry.folder = u.folder ?? this.defaultFolder(u.name);
       else entry.route = jsonRoute(u.route ?? {});
       if (u.permissions !== undefined) entry.permissions = u.permissions;
-      users[u.name] = entry;
+      users[u.name] = entry; // not "__proto__": names starting with "_" never get here
     });
   }
 
@@ -135,8 +135,7 @@ export class UsersFileWriter implements UserWriter {
   }
 
   private entry(users: Record<string, Entry>, name: string): Entry {
-    const entry = name.startsWith('_') ? undefined : users[name];
-    return entry ?? noSuchUser(name, `${this.description} (removed meanwhile?)`);
+    return own(users, name) ?? noSuchUser(name, `${this.description} (removed meanwhile?)`);
   }
 
   /** The file's real path: an operator's symlink to it stays a symlink. */
@@ -223,6 +222,11 @@ export class UsersFileWriter implements UserWriter {
       problems,
     };
   }
+}
+
+/** The entry of user `name`: an own field (not "constructor" of Object.prototype), not starting with "_" (comments). */
+function own(users: Record<string, Entry>, name: string): Entry | undefined {
+  return !name.startsWith('_') && Object.hasOwn(users, name) ? users[name] : undefined;
 }
 
 function sameKey(text: unknown, blob: Buffer): boolean {
