@@ -77,6 +77,7 @@ describe('users file', () => {
     await refusedUnchanged(/"all" is an unknown permission/, 'users', 'add', 'eve', ...k, '--permissions', 'all');
     await refusedUnchanged(/user name "_eve" starts with "_", which the users file reads as a comment/, 'users', 'add', '_eve', ...k);
     await refusedUnchanged(/no user "_old"/, 'users', 'show', '_old');
+    await refusedUnchanged(/no user "constructor"/, 'users', 'show', 'constructor');
     await refusedUnchanged(/upstream-user: user "dora" is a local-mode user/, 'users', 'set', 'dora', 'upstream-user=x');
     await refusedUnchanged(/folder: user "bob" is a proxy-mode user/, 'users', 'set', 'bob', 'folder=b');
     await refusedUnchanged(/give route options \(--remote \.\.\.\) or --folder, not both/, 'users', 'add', 'eve', ...k, '--folder', 'e', '--remote', 'h');
