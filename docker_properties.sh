@@ -41,8 +41,10 @@ export SFTPPROXY_REDIS_DB=1
 # export SFTPPROXY_REDIS_PASSWORD=change-me
 # Alternative to the four above: redis://[:password@]host:port/db
 # export SFTPPROXY_REDIS_URL=redis://redis:6379/1
-# Local mode: channel announcing changed user ids.
-export SFTPPROXY_REDIS_CHANNEL=sftp_users
+# Pub/sub channel on which `pysftpproxy users|keys` announce changes: user names in proxy mode
+# (default pysftpproxy:changes), solt user ids in local mode (default sftp_users). Leave it unset
+# unless the admin side and the servers agree on another name.
+# export SFTPPROXY_REDIS_CHANNEL=pysftpproxy:changes
 
 # --- Local mode ----------------------------------------------------------------------------------------
 # Parent directory of the users' folders.

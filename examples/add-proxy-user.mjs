@@ -4,30 +4,22 @@
 //   pysftpproxy:user:NAME                -> hash remote, port, user, home
 // Usage: examples/add-proxy-user.mjs NAME PUBLIC_KEY_FILE REMOTE_HOST [PORT] [UPSTREAM_USER] [HOME]
 // Redis is found like the proxy finds it: SFTPPROXY_REDIS_URL, or SFTPPROXY_REDIS_HOST/_PORT/_DB/_PASSWORD.
-import fs from 'node:fs';
-import { Redis } from 'ioredis';
+//
+// A thin wrapper over the admin command, which checks the key, the route and the name and announces
+// the new user on the change channel; the same as:
+//   pysftpproxy users add NAME --key PUBLIC_KEY_FILE --remote REMOTE_HOST --port PORT [--upstream-user U] [--home HOME]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const [name, keyFile, remote, port = '22', user, home] = process.argv.slice(2);
 if (!name || !keyFile || !remote) {
   console.error('usage: add-proxy-user.mjs NAME PUBLIC_KEY_FILE REMOTE_HOST [PORT] [UPSTREAM_USER] [HOME]');
   process.exit(2);
 }
-// A .pub line is "type base64 comment": the key is the base64 blob, without type and comment.
-const blob = fs.readFileSync(keyFile, 'utf8').trim().split(/\s+/)[1];
-if (!blob || !/^[A-Za-z0-9+/]+=*$/.test(blob)) {
-  console.error(`${keyFile}: not an OpenSSH public key line ("ssh-ed25519 AAAA... comment")`);
-  process.exit(2);
-}
-const env = process.env;
-const redis = env.SFTPPROXY_REDIS_URL ? new Redis(env.SFTPPROXY_REDIS_URL) : new Redis({
-  host: env.SFTPPROXY_REDIS_HOST ?? '127.0.0.1', port: Number(env.SFTPPROXY_REDIS_PORT ?? 6379),
-  db: Number(env.SFTPPROXY_REDIS_DB ?? 1), password: env.SFTPPROXY_REDIS_PASSWORD,
-});
-const route = { remote, port, ...(user ? { user } : {}), ...(home ? { home } : {}) };
-await redis.multi()
-  .set(`pysftpproxy:pubkey:${blob}`, name)
-  .del(`pysftpproxy:user:${name}`)
-  .hset(`pysftpproxy:user:${name}`, route)
-  .exec();
-console.log(`${name}: key registered, route ${user ?? '(default user)'}@${remote}:${port}${home ? ' home ' + home : ''}`);
-redis.disconnect();
+const args = ['users', 'add', name, '--key', keyFile, '--remote', remote, '--port', port,
+  ...(user ? ['--upstream-user', user] : []), ...(home ? ['--home', home] : []),
+  // This script has always written the Redis pysftpproxy schema, whatever store the environment names.
+  '--store', 'redis', '--mode', 'proxy'];
+const cli = fileURLToPath(new URL('../bin/pysftpproxy', import.meta.url));
+const run = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
+process.exit(run.status ?? 1);

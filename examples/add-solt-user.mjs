@@ -1,34 +1,24 @@
 #!/usr/bin/env node
-// Adds (or updates) a local-mode user in the solt schema and announces it, so a running server
-// picks it up at once:
+// Adds a local-mode user in the solt schema and announces it, so a running server picks it up at once:
 //   SADD solt.sftp.users ID;  HSET solt.sftp.user.ID name NAME active True [folder FOLDER]
 //   SADD solt.sftp.user.ID.keys <base64 key blob>;  PUBLISH sftp_users ID
 // Usage: examples/add-solt-user.mjs ID NAME PUBLIC_KEY_FILE [FOLDER]
 // FOLDER is a directory name under sftp_path; left out, the server creates one named after the user.
 // Redis: SFTPPROXY_REDIS_URL, or SFTPPROXY_REDIS_HOST/_PORT/_DB/_PASSWORD; channel SFTPPROXY_REDIS_CHANNEL.
-import fs from 'node:fs';
-import { Redis } from 'ioredis';
+//
+// A thin wrapper over the admin command, which checks the key, the id, the name and the folder
+// (claimed in solt.sftp.folders, so no two users share one); the same as:
+//   pysftpproxy users add NAME --id ID --key PUBLIC_KEY_FILE [--folder FOLDER] --mode local
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const [id, name, keyFile, folder] = process.argv.slice(2);
 if (!id || !name || !keyFile) {
   console.error('usage: add-solt-user.mjs ID NAME PUBLIC_KEY_FILE [FOLDER]');
   process.exit(2);
 }
-const blob = fs.readFileSync(keyFile, 'utf8').trim().split(/\s+/)[1];
-if (!blob || !/^[A-Za-z0-9+/]+=*$/.test(blob)) {
-  console.error(`${keyFile}: not an OpenSSH public key line ("ssh-ed25519 AAAA... comment")`);
-  process.exit(2);
-}
-const env = process.env;
-const redis = env.SFTPPROXY_REDIS_URL ? new Redis(env.SFTPPROXY_REDIS_URL) : new Redis({
-  host: env.SFTPPROXY_REDIS_HOST ?? '127.0.0.1', port: Number(env.SFTPPROXY_REDIS_PORT ?? 6379),
-  db: Number(env.SFTPPROXY_REDIS_DB ?? 1), password: env.SFTPPROXY_REDIS_PASSWORD,
-});
-await redis.multi()
-  .sadd('solt.sftp.users', id)
-  .hset(`solt.sftp.user.${id}`, { name, active: 'True', ...(folder ? { folder } : {}) })
-  .sadd(`solt.sftp.user.${id}.keys`, blob)
-  .publish(env.SFTPPROXY_REDIS_CHANNEL ?? 'sftp_users', id)
-  .exec();
-console.log(`user ${id} (${name}) added and announced`);
-redis.disconnect();
+const args = ['users', 'add', name, '--id', id, '--key', keyFile, ...(folder ? ['--folder', folder] : []),
+  '--store', 'redis-solt', '--mode', 'local'];
+const cli = fileURLToPath(new URL('../bin/pysftpproxy', import.meta.url));
+const run = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
+process.exit(run.status ?? 1);

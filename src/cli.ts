@@ -1,6 +1,8 @@
 // Command-line entry: configuration errors are one line and exit 2; no stack traces for operators.
+// `pysftpproxy users|keys ...` (src/admin/commands.ts) manage the store; anything else runs the server.
 import cluster from 'node:cluster';
 import fs from 'node:fs';
+import { ADMIN_COMMANDS, adminCommand } from './admin/commands.js';
 import { ConfigError } from './config/config-error.js';
 import { helpText } from './config/help-text.js';
 import { loadConfig } from './config/load-config.js';
@@ -19,15 +21,27 @@ function die(message: string, code: number): never {
   process.exit(code);
 }
 
+function commandsHelp(): string {
+  const lines = ['', 'Commands (each with --help), against the store configured as above:'];
+  for (const [name, c] of Object.entries(ADMIN_COMMANDS)) lines.push(`  pysftpproxy ${name} ...`, `      ${c.summary}`);
+  return lines.join('\n') + '\n';
+}
+
 async function run(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const admin = adminCommand(argv[0]);
+  if (admin) {
+    process.exitCode = await admin.run(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+    return;
+  }
   let loaded;
   try {
-    loaded = loadConfig(process.argv.slice(2));
+    loaded = loadConfig(argv);
   } catch (err) {
     if (err instanceof ConfigError) die(err.message, 2);
     throw err;
   }
-  if (loaded.kind === 'help') return void process.stdout.write(helpText(version()));
+  if (loaded.kind === 'help') return void process.stdout.write(helpText(version()) + commandsHelp());
   if (loaded.kind === 'version') return void process.stdout.write(`pysftpproxy ${version()}\n`);
   const config = loaded.config;
   const worker = workerNumber();

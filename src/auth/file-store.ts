@@ -10,6 +10,7 @@
 // sftp_path (same rules as redis-solt); an absolute folder is taken as written (the operator wrote
 // it), but may not be or contain sftp_path. No two users' folders may be the same or one inside the
 // other (folder-overlap.ts), and no folder may have a symlink on its path (refused at login).
+// `"active": false` disables a user (their logins are refused; absent means active).
 // Fields starting with "_" are ignored anywhere, as comments. Anything else unknown is an error,
 // so a typo is reported instead of silently ignored.
 //
@@ -48,6 +49,8 @@ interface FileUser {
   folder?: { relative: string } | { absolute: string };
   /** Unusable permissions refuse this user's logins only (the rest of the file still applies). */
   permissions: ReturnType<typeof parseStoredPermissions>;
+  /** `"active": false` in the file: logins refused. */
+  active: boolean;
 }
 
 export interface UsersFileError {
@@ -58,7 +61,7 @@ export interface UsersFileError {
 
 const MAX_NAME = 256;
 const ROUTE_FIELDS = new Set(['remote', 'port', 'user', 'home', 'key', 'hostkey']);
-const USER_FIELDS = new Set(['keys', 'folder', 'route', 'permissions']);
+const USER_FIELDS = new Set(['keys', 'folder', 'route', 'permissions', 'active']);
 
 export class FileStore implements UserStore {
   readonly kind = 'file';
@@ -110,6 +113,7 @@ export class FileStore implements UserStore {
     const badKey = offeredKeyProblem(key.data);
     if (badKey) return { ok: false, code: 'unknown-key', reason: badKey };
     if (!constantTimeIncludes(user.keys, key.data)) return { ok: false, code: 'wrong-key', reason: 'public key not registered for this user' };
+    if (!user.active) return { ok: false, code: 'inactive', reason: `user disabled ("active": false in ${this.path})` };
     if (!user.permissions.ok) {
       return { ok: false, code: 'bad-data', reason: `users[${JSON.stringify(user.name)}] in ${this.path}: permission ${JSON.stringify(user.permissions.word)} ${user.permissions.problem}` };
     }
@@ -289,7 +293,7 @@ export function parseUsersFile(text: string, opts: Pick<FileStoreOptions, 'route
     if (name.length === 0 || name.length > MAX_NAME || /[\x00-\x1f\x7f]/.test(name)) return fail('not a usable user name');
     if (!isObject(entry)) return fail('must be an object with "keys" and "folder" or "route"');
     for (const k of Object.keys(entry)) {
-      if (!USER_FIELDS.has(k) && !k.startsWith('_')) return fail(`unknown field ${JSON.stringify(k)} (expected keys, folder, route or permissions)`);
+      if (!USER_FIELDS.has(k) && !k.startsWith('_')) return fail(`unknown field ${JSON.stringify(k)} (expected keys, folder, route, permissions or active)`);
     }
     const keysValue = entry['keys'];
     if (!Array.isArray(keysValue)) return fail('"keys" must be a list of public keys');
@@ -301,7 +305,9 @@ export function parseUsersFile(text: string, opts: Pick<FileStoreOptions, 'route
     }
     const perms = entry['permissions'];
     if (perms !== undefined && typeof perms !== 'string') return fail('"permissions" must be a string such as "read-only" or "list,download,upload"');
-    const user: FileUser = { name, keys, permissions: parseStoredPermissions(perms) };
+    const active = entry['active'];
+    if (active !== undefined && typeof active !== 'boolean') return fail('"active" must be true or false');
+    const user: FileUser = { name, keys, permissions: parseStoredPermissions(perms), active: active !== false };
     const hasFolder = entry['folder'] !== undefined;
     const hasRoute = entry['route'] !== undefined;
     if (hasFolder === hasRoute) return fail('needs exactly one of "folder" (local mode) or "route" (proxy mode)');

@@ -1,12 +1,14 @@
 // The original pysftpproxy schema, read live at every login (every read bounded in size):
 //   pysftpproxy:pubkey:<base64 key blob>  -> user name (must equal the login name)
-//   pysftpproxy:user:<name>               -> hash remote, port, user, home [, key, hostkey, permissions]
+//   pysftpproxy:user:<name>               -> hash remote, port, user, home [, key, hostkey, permissions, active]
+// A route without `active` is active (users from before the field existed keep working); with it,
+// only `true` (any case) or `1` is, as in the solt schema: anything else disables the user.
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { constantTimeEqual } from './constant-time.js';
 import { loginNameProblem, MAX_LOGIN_NAME } from './login-name.js';
 import { parseStoredPermissions } from '../policy/permissions.js';
-import { parseRoute, type RouteDefaults } from './parse-route.js';
+import { describe, parseRoute, type RouteDefaults } from './parse-route.js';
 import { offeredKeyProblem } from './public-key-text.js';
 import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserStore } from './user-store.js';
 
@@ -15,7 +17,14 @@ export const USER_PREFIX = 'pysftpproxy:user:';
 
 /** Longest route field read; longer ones are refused by their length, unread. */
 export const MAX_ROUTE_FIELD = 4096;
-const ROUTE_FIELDS = ['remote', 'port', 'user', 'home', 'key', 'hostkey', 'permissions'] as const;
+/** The fields of a route hash the store reads (the admin CLI writes the same ones). */
+export const ROUTE_FIELDS = ['remote', 'port', 'user', 'home', 'key', 'hostkey', 'permissions', 'active'] as const;
+export type RouteField = (typeof ROUTE_FIELDS)[number];
+
+/** Whether a route hash's `active` field (undefined: absent) lets the user in. */
+export function routeActive(value: string | undefined): boolean {
+  return value === undefined || /^(true|1)$/i.test(value.trim());
+}
 
 type Reply = [Error | null, unknown];
 
@@ -67,6 +76,8 @@ export class RedisPysftpproxyStore implements UserStore {
       const v = (values as Array<string | null>)[i];
       if (v !== null && v !== undefined) fields[f] = v;
     });
+    // Before the route: a disabled user is refused as such, whatever else their hash holds.
+    if (!routeActive(fields['active'])) return { ok: false, code: 'inactive', reason: `user disabled (${userKey} field "active" ${describe(fields['active'])})` };
     const route = parseRoute(fields, this.defaults);
     if ('error' in route) {
       this.log.warn({ user: username, key: userKey, problem: route.error }, 'bad route data in redis');

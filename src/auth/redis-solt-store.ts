@@ -65,7 +65,8 @@ function isReplyError(err: unknown): boolean {
   return err instanceof Error && err.name === 'ReplyError';
 }
 
-function idProblem(id: string): string | undefined {
+/** Why `id` cannot be a solt user id, or undefined (the admin CLI checks ids it is given with this too). */
+export function idProblem(id: string): string | undefined {
   if (id.length === 0) return 'is empty';
   if (id.length > MAX_ID) return `is longer than ${MAX_ID} characters`;
   if (/[\x00-\x1f\x7f\uFFFD]/.test(id)) return 'contains control characters or invalid UTF-8';

@@ -36,8 +36,10 @@ const TABLE = {
     iniAliases: ['redis_db', 'redis_dbindex'], help: 'Redis database index' }),
   redisPassword: str({ env: 'SFTPPROXY_REDIS_PASSWORD', flag: 'redis-password', iniAliases: ['redis_password', 'redis_pass'],
     help: 'Redis password (never logged)' }),
-  redisChannel: str({ default: 'sftp_users', env: 'SFTPPROXY_REDIS_CHANNEL', flag: 'redis-channel', iniAliases: ['redis_channel'],
-    help: 'local mode: pub/sub channel announcing changed user ids' }),
+  // Two channels because the messages differ: solt's carries user ids, the proxy's user names.
+  redisChannel: str({ default: (mode) => (mode === 'local' ? 'sftp_users' : 'pysftpproxy:changes'),
+    defaultText: 'pysftpproxy:changes (local mode: sftp_users)', env: 'SFTPPROXY_REDIS_CHANNEL', flag: 'redis-channel', iniAliases: ['redis_channel'],
+    help: 'pub/sub channel announcing changed users: user names in proxy mode, solt user ids in local mode' }),
   sftpPath: path({ default: '/opt/solt_sftp/files', env: 'SFTPPROXY_SFTP_PATH', flag: 'sftp-path', iniAliases: ['sftp_path'],
     help: 'local mode: parent of the users\' folders' }),
   upstreamHostkeys: oneOf(['tofu', 'strict', 'off'], { default: 'tofu', env: 'SFTPPROXY_UPSTREAM_HOSTKEYS', flag: 'upstream-hostkeys',

@@ -62,6 +62,15 @@ describe('loadConfig', () => {
     assert.equal(c.upstreamHostkeys, 'tofu');
     assert.equal(c.connectTimeout, 10);
     assert.equal(c.loginGraceTime, 30);
+    assert.equal(c.redisChannel, 'pysftpproxy:changes', 'the proxy channel carries user names');
+  });
+
+  test('local mode keeps solt\'s defaults: port 2200, store redis-solt, channel sftp_users', () => {
+    const c = config(['--mode', 'local']);
+    assert.equal(c.port, 2200);
+    assert.equal(c.store, 'redis-solt');
+    assert.equal(c.redisChannel, 'sftp_users');
+    assert.equal(config(['--mode', 'local', '--redis-channel', 'mine']).redisChannel, 'mine');
   });
 
   test('INI [options] with original names: sftp_port, redis_dbindex; flag names too', async () => {

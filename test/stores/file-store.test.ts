@@ -209,6 +209,27 @@ describe('file store', () => {
     assert.ok(ok instanceof Map && ok.get('a')?.route?.host === '::1' && ok.get('a')?.route?.port === 2200);
   });
 
+  test('"active": false refuses the user with code inactive; a non-boolean is a file error', async (t) => {
+    const s = await setup(t, { users: {
+      alice: { keys: [k1.publicLine], folder: 'alice', active: false },
+      bob: { keys: [k2.publicLine], route: { remote: 'h' }, active: true },
+    } });
+    const store = s.make();
+    await store.start();
+    const alice = await store.authorize('alice', clientKey(k1));
+    assert.ok(!alice.ok && alice.code === 'inactive' && /"active": false/.test(alice.reason), JSON.stringify(alice));
+    const otherKey = await store.authorize('alice', clientKey(k2));
+    assert.ok(!otherKey.ok && otherKey.code === 'wrong-key', `"inactive" answers the user's own key only: ${JSON.stringify(otherKey)}`);
+    assert.ok((await store.authorize('bob', clientKey(k2))).ok, '"active": true is active');
+
+    await replaceFile(s.file, JSON.stringify({ users: { alice: { keys: [k1.publicLine], folder: 'alice' } } }));
+    await waitForDecision(store, 'alice', k1, 'alice enabled by dropping "active"', accepted);
+
+    const opts = { routeDefaults: { clientUser: 'root' }, sftpPath: '/srv/sftp' };
+    const r = parseUsersFile(JSON.stringify({ users: { a: { keys: [k1.publicLine], folder: 'a', active: 'no' } } }), opts);
+    assert.ok(!(r instanceof Map) && /"active" must be true or false/.test(r.problem), JSON.stringify(r));
+  });
+
   test('a relative folder that is a symlink out of sftp_path is refused at login', async (t) => {
     const s = await setup(t, null);
     const outside = join(s.dir, '..', 'files-outside');
