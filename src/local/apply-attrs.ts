@@ -11,22 +11,20 @@ import type { Stats } from 'node:fs';
 import { ftruncate } from 'node:fs';
 import { chmod, stat, truncate, utimes } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { MODE_BITS, type Attrs } from '../sftp/attrs.js';
-import { errnoError } from '../sftp/status.js';
+import { MODE_BITS } from '../sftp/protocol/attrs.js';
+import { FsRefusal, type AttrChanges } from '../sftp/server/filesystem.js';
+import { errnoError } from '../sftp/server/status.js';
 
 const ftruncateFd = promisify(ftruncate);
 
-/** What SETSTAT may change: the v3 attributes (extended pairs are not acted on). */
-export type AttrChanges = Omit<Attrs, 'extended'>;
 
 const SET_ID = 0o6000;
 
 /** setuid/setgid asked for on a regular file while the server runs as root: refused, and logged. */
-export class SetIdRefusedError extends Error {
+export class SetIdRefusedError extends FsRefusal {
   override name = 'SetIdRefusedError';
-  readonly code = 'EPERM';
   constructor(readonly mode: number) {
-    super('Operation not permitted');
+    super('setid', { mode: mode.toString(8) });
   }
 }
 

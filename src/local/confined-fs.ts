@@ -18,10 +18,12 @@
 // Host paths never leave this module: callers get jail paths ("/a/b") or fds. Names are bytes
 // end to end (name-bytes.ts): paths come in as Buffers (or UTF-8 text), and names, link targets
 // and paths go out as Buffers, so whatever a client lists it can open.
-import { closeSync, type Dir, type Stats, type StatsFs } from 'node:fs';
+import { closeSync, constants, type Stats, type StatsFs } from 'node:fs';
 import { chmod, link, lstat, mkdir, opendir, readlink, rename, rmdir, statfs, symlink, unlink } from 'node:fs/promises';
-import { errnoError } from '../sftp/status.js';
-import { applyAttrs, refuseSetIdFile, type AttrChanges } from './apply-attrs.js';
+import type { AttrChanges, OpenMode, SftpDir, SftpFile, SftpFileSystem } from '../sftp/server/filesystem.js';
+import { errnoError } from '../sftp/server/status.js';
+import { applyAttrs, refuseSetIdFile } from './apply-attrs.js';
+import { LocalDir, LocalFile } from './confined-file.js';
 import { Jail, JailError, linkTargetForClient, releaseResolved, resolveInJail, type Resolved } from './jail-resolve.js';
 import { byteString, fsPath, type PathArg } from './name-bytes.js';
 import {
@@ -39,14 +41,18 @@ import {
   openFd,
 } from './proc-fd.js';
 
-export type { AttrChanges } from './apply-attrs.js';
 export type { PathArg } from './name-bytes.js';
 
-/** An open directory listing plus the O_PATH fd that lets us lstat its entries race-free. */
-export interface OpenDir {
-  /** Opened with encoding "buffer": entry names are Buffers (read them with readEntry()). */
-  dir: Dir;
-  dirFd: number;
+const { O_RDONLY, O_WRONLY, O_RDWR, O_APPEND, O_TRUNC } = constants;
+
+/** OpenSSH's flags_from_portable(). */
+export function openFlags(m: OpenMode): number {
+  let f = m.read && m.write ? O_RDWR : m.write ? O_WRONLY : O_RDONLY;
+  if (m.append) f |= O_APPEND;
+  if (m.create) f |= O_CREAT;
+  if (m.truncate) f |= O_TRUNC;
+  if (m.exclusive) f |= O_EXCL;
+  return f;
 }
 
 /** Errnos on link() for which OpenSSH falls back from link+unlink to a checked rename(). */
@@ -55,7 +61,7 @@ const NO_LINK_SUPPORT = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'EXDEV', 'EP
 /** Mode bits mkdir(2) ignores (set-id) and which are then applied with chmod, so none is dropped silently. */
 const SET_ID_BITS = 0o6000;
 
-export class ConfinedFs {
+export class ConfinedFs implements SftpFileSystem {
   private readonly jail: Jail;
   /** Opens refused because the object turned out to be outside: a component was swapped. */
   swapsDetected = 0;
@@ -166,7 +172,15 @@ export class ConfinedFs {
    * open(2) with the client's flags; the fd is verified to be inside the jail. Set-id bits in a
    * create mode are refused while we run as root (apply-attrs.ts).
    */
-  open(path: PathArg, flags: number, mode: number): Promise<number> {
+  async open(path: PathArg, m: OpenMode, mode: number): Promise<SftpFile> {
+    const flags = openFlags(m);
+    const fd = await this.openFd(path, flags, mode);
+    const access = flags & (O_RDONLY | O_WRONLY | O_RDWR);
+    return new LocalFile(fd, access !== O_WRONLY, access !== O_RDONLY, m.append);
+  }
+
+  /** open(2) with OS flags: the verified descriptor. */
+  openFd(path: PathArg, flags: number, mode: number): Promise<number> {
     const creating = (flags & O_CREAT) !== 0;
     if (creating) refuseSetIdFile(mode, true);
     // O_CREAT|O_EXCL must not follow a final symlink (POSIX), everything else does.
@@ -189,36 +203,17 @@ export class ConfinedFs {
     });
   }
 
-  opendir(path: PathArg): Promise<OpenDir> {
+  opendir(path: PathArg): Promise<SftpDir> {
     return this.at(path, true, async (r) => {
       const dirFd = await this.pinObject(r, O_DIRECTORY);
       try {
         // Names as their bytes: a Latin-1 name listed as UTF-8 could never be opened again.
-        return { dir: await opendir(fdRef(dirFd), { bufferSize: 128, encoding: 'buffer' as BufferEncoding }), dirFd };
+        return new LocalDir(await opendir(fdRef(dirFd), { bufferSize: 128, encoding: 'buffer' as BufferEncoding }), dirFd);
       } catch (err) {
         closeSync(dirFd);
         throw err;
       }
     });
-  }
-
-  /** The next entry name of a listing, or null at its end. */
-  async readEntry(d: OpenDir): Promise<Buffer | null> {
-    const e = await d.dir.read();
-    return e === null ? null : (e.name as unknown as Buffer);
-  }
-
-  /** lstat of one entry of a directory opened with opendir(). */
-  lstatEntry(d: OpenDir, name: Buffer): Promise<Stats> {
-    return lstat(Buffer.concat([Buffer.from(`${fdRef(d.dirFd)}/`), name]));
-  }
-
-  async closeDir(d: OpenDir): Promise<void> {
-    try {
-      await d.dir.close();
-    } finally {
-      closeSync(d.dirFd);
-    }
   }
 
   /** SETSTAT (followFinal) or lsetstat@openssh.com. */

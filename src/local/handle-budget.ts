@@ -4,7 +4,7 @@
 // (accepting a connection needs one). The total is derived from the process's own "Max open
 // files" soft limit, with headroom kept for sockets and the short-lived descriptors of path walks.
 import { readFileSync } from 'node:fs';
-import type { HandleQuota } from '../sftp/handles.js';
+import type { HandleQuota } from '../sftp/server/handles.js';
 
 /** Descriptors one user's handles may hold in this process (--max-handles-per-user). */
 export const DEFAULT_MAX_HANDLES_PER_USER = 1024;

@@ -18,20 +18,21 @@
 //   MAX_LINKS), and a walk stops between steps once its session has ended.
 import { closeSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
-import { errnoError } from '../sftp/status.js';
+import { FsRefusal } from '../sftp/server/filesystem.js';
+import { errnoError } from '../sftp/server/status.js';
 import { byteString, fsPath, type PathArg } from './name-bytes.js';
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH, fdRealPath, fdRef, openFd } from './proc-fd.js';
 
-/** The path would leave the jail. Carries an errno-like code so status mapping stays in one place. */
-export class JailError extends Error {
+/** The path would leave the jail: PERMISSION_DENIED to the client, a log line for the operator. */
+export class JailError extends FsRefusal {
   override name = 'JailError';
-  readonly code = 'EJAIL';
+  override readonly code = 'EJAIL';
   /**
    * @param swapped the plan was inside but the opened object was not: someone swapped a path
    * component for a symlink between our check and our use (an attack, or a very odd workload).
    */
   constructor(readonly swapped = false) {
-    super('Permission denied');
+    super(swapped ? 'swapped' : 'outside');
   }
 }
 

@@ -4,8 +4,9 @@
 import type { Logger } from 'pino';
 import type { StoredUser } from '../auth/user-store.js';
 import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
-import type { HandleQuota } from '../sftp/handles.js';
-import { serveSftp, type SftpServerSession } from '../sftp/sftp-server.js';
+import type { HandleQuota } from '../sftp/server/handles.js';
+import { type SftpServerSession } from '../sftp/server/session.js';
+import { serveFolder } from './serve-folder.js';
 import { HandleBudget } from './handle-budget.js';
 
 export interface LocalBackendOptions {
@@ -46,7 +47,7 @@ class LocalConnection implements BackendConnection {
     private readonly handleQuota: HandleQuota) {}
 
   openSftp(channel: SftpChannel): void {
-    const session = serveSftp(channel, { root: this.folder, log: this.log, maxHandles: this.maxHandles, handleQuota: this.handleQuota });
+    const session = serveFolder(channel, { root: this.folder, log: this.log, maxHandles: this.maxHandles, handleQuota: this.handleQuota });
     this.sessions.add(session);
     void session.done.then(() => {
       this.sessions.delete(session);

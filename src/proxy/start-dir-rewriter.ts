@@ -3,7 +3,7 @@
 // the client start there, without touching any other packet. Packets are framed by their length
 // prefix and passed through as slices, so large WRITEs are never buffered whole.
 import { Transform, type TransformCallback } from 'node:stream';
-import { FXP } from '../sftp/constants.js';
+import { FXP } from '../sftp/protocol/constants.js';
 
 /** REALPATH packets longer than this are not "." and pass through unread. */
 const MAX_INSPECTED = 64;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { FX, FXF, FXP } from '../../src/sftp/constants.js';
+import { FX, FXF, FXP } from '../../src/sftp/protocol/constants.js';
 import { startSession, stopSession, tempDir, type TestSession } from '../sftp/harness.js';
 
 const latin1 = (s: string) => Buffer.from(s, 'latin1');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FX } from '../../src/sftp/constants.js';
+import { FX } from '../../src/sftp/protocol/constants.js';
 import { memoryLogger, startSession, stopSession, tempDir } from '../sftp/harness.js';
 
 describe('refusals a client repeats', () => {

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfinedFs } from '../../src/local/confined-fs.js';
-import { FX, FXP } from '../../src/sftp/constants.js';
+import { FX, FXP } from '../../src/sftp/protocol/constants.js';
 import { startSession, stopSession, tempDir } from '../sftp/harness.js';
 
 const DEPTH = 819;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type ssh2 from 'ssh2';
-import { FX, FXF, FXP } from '../../src/sftp/constants.js';
+import { FX, FXF, FXP } from '../../src/sftp/protocol/constants.js';
 import { rssKiB } from '../faults/helpers.js';
 import { startSession, stopSession, tempDir } from '../sftp/harness.js';
 import { RawSftpClient } from '../sftp/raw-client.js';

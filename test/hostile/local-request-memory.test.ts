@@ -7,8 +7,8 @@ import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { FX, FXF } from '../../src/sftp/constants.js';
-import { serveSftp } from '../../src/sftp/sftp-server.js';
+import { FX, FXF } from '../../src/sftp/protocol/constants.js';
+import { serveFolder } from '../../src/local/serve-folder.js';
 import { duplexPair } from '../sftp/duplex-pair.js';
 import { quietLog, tempDir } from '../sftp/harness.js';
 import { RawSftpClient } from '../sftp/raw-client.js';
@@ -27,7 +27,7 @@ describe('requests parked behind ones that cannot finish', () => {
   it('are not read from the client past a few MiB', async () => {
     // Streams buffering like ssh2's channels (2 MiB), so only what the session takes in counts.
     const [clientEnd, serverEnd] = duplexPair(2 * MiB);
-    const session = serveSftp(serverEnd, { root: tmp.path, log: quietLog });
+    const session = serveFolder(serverEnd, { root: tmp.path, log: quietLog });
     const c = await RawSftpClient.connect(clientEnd);
     const r = (await c.open('big', FXF.READ)).handle!;
     const w = (await c.open('up', FXF.WRITE | FXF.CREAT)).handle!;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { FX, FXF } from '../../src/sftp/constants.js';
+import { FX, FXF } from '../../src/sftp/protocol/constants.js';
 import { memoryLogger, startSession, stopSession, tempDir, type TestSession } from '../sftp/harness.js';
 
 const asRoot = process.geteuid!() === 0;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { FX, FXF } from '../../src/sftp/constants.js';
+import { FX, FXF } from '../../src/sftp/protocol/constants.js';
 import { productKnownHosts, runSftp } from '../harness/index.js';
 import { startSession, stopSession, tempDir, type TestSession } from '../sftp/harness.js';
 import { startLocalProduct, type LocalProduct } from './local-product.js';

@@ -7,7 +7,7 @@
 // - no file inside the jail now holds the secret (hard links, renames, copies).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FX, FXF, FXP } from '../../src/sftp/constants.js';
+import { FX, FXF, FXP } from '../../src/sftp/protocol/constants.js';
 import type { Reply, RawSftpClient } from '../sftp/raw-client.js';
 import { startSession, stopSession, tempDir } from '../sftp/harness.js';
 import { MARKER, SECRET_SIZE, buildFixture, leakedIntoJail, snapshot } from './escape-fixture.js';

@@ -144,11 +144,11 @@ describe('descriptors held by the walk', () => {
         await cfs.stat(p, true).catch(quiet);
         await cfs.stat(p, false).catch(quiet);
         await cfs.realpath(p).catch(quiet);
-        await cfs.open(p, 0, 0).then(closeSync, quiet);
+        await cfs.openFd(p, 0, 0).then(closeSync, quiet);
         await cfs.readlink(p).catch(quiet);
         await cfs.mkdir(`${p}-d`, 0o755).catch(quiet);
         await cfs.rmdir(`${p}-d`).catch(quiet);
-        await cfs.opendir(p).then((d) => cfs.closeDir(d), quiet);
+        await cfs.opendir(p).then((d) => d.close(), quiet);
       }
     }
     assert.equal(open(), before);
@@ -182,8 +182,8 @@ describe('paths that end by going up, and deep paths', () => {
     assert.ok((await cfs.stat('a/b', true)).isDirectory(), 'nothing was renamed or removed');
     const d = await cfs.opendir('a/b/c/..');
     const names: string[] = [];
-    for (let e = await cfs.readEntry(d); e !== null; e = await cfs.readEntry(d)) names.push(e.toString());
-    await cfs.closeDir(d);
+    for (let batch = await d.next(100); batch !== null; batch = await d.next(100)) names.push(...batch.map((e) => e.name.toString()));
+    await d.close();
     assert.deepEqual(names.sort(), ['c', 'up'], 'opendir of "a/b/c/.." lists a/b');
     cfs.close();
   });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { ConfinedFs } from '../../src/local/confined-fs.js';
-import { readAt } from '../../src/sftp/fd-io.js';
+import { readAt } from '../../src/local/fd-io.js';
 import { closeFd } from '../../src/local/proc-fd.js';
 import { tempDir } from '../sftp/harness.js';
 import { snapshot } from './escape-fixture.js';
@@ -73,14 +73,14 @@ async function hammer(root: string, ms: number, disableVerification: boolean): P
     while ((Date.now() < deadline || (refused === 0 && Date.now() < cap)) && leaks.length === 0) {
       attempts++;
       try {
-        const fd = await cfs.open('sw/d/f.txt', constants.O_RDONLY, 0);
+        const fd = await cfs.openFd('sw/d/f.txt', constants.O_RDONLY, 0);
         const buf = Buffer.alloc(64);
         const got = await readAt(fd, buf, 0, 64, 0).finally(() => closeFd(fd));
         if (buf.subarray(0, got).toString() === SECRET) leaks.push('read');
       } catch (err) {
         ignore(err as { code?: string }); // refused or missing: fine
       }
-      await cfs.open(`sw/d/new${n}.txt`, constants.O_WRONLY | constants.O_CREAT, 0o644).then(closeFd, ignore);
+      await cfs.openFd(`sw/d/new${n}.txt`, constants.O_WRONLY | constants.O_CREAT, 0o644).then(closeFd, ignore);
       await cfs.setstat('sw/d/f.txt', { atime: 5, mtime: 5 }, true).catch(ignore);
       await cfs.mkdir(`sw/d/dir${n}`, 0o755).catch(ignore);
       await cfs.rmdir(`sw/d/dir${n}`).catch(ignore);

@@ -1,12 +1,12 @@
 // Unit tests of the wire codec: reader bounds, writer encoding, framing, status mapping.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ATTR, FX, FXP } from '../../src/sftp/constants.js';
-import { PacketFramer } from '../../src/sftp/framer.js';
-import { PacketError, PacketReader } from '../../src/sftp/packet-reader.js';
-import { PacketWriter } from '../../src/sftp/packet-writer.js';
-import { SftpStatusError, errnoError, statusOf } from '../../src/sftp/status.js';
-import { finishDataReply, DATA_HEADER, statusReply } from '../../src/sftp/replies.js';
+import { ATTR, FX, FXP } from '../../src/sftp/protocol/constants.js';
+import { PacketFramer } from '../../src/sftp/protocol/framer.js';
+import { PacketError, PacketReader } from '../../src/sftp/protocol/packet-reader.js';
+import { PacketWriter } from '../../src/sftp/protocol/packet-writer.js';
+import { SftpStatusError, errnoError, statusOf } from '../../src/sftp/server/status.js';
+import { finishDataReply, DATA_HEADER, statusReply } from '../../src/sftp/protocol/replies.js';
 
 describe('PacketWriter/PacketReader', () => {
   it('round-trips every field type, growing the buffer as needed', () => {

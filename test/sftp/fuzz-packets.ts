@@ -1,8 +1,8 @@
 // Seeded generator of hostile SFTP request packets for the fuzz test: plausible requests with
 // random fields, then mutated (truncated, bit-flipped, padded). The request id is never mutated,
 // so the test can tell which requests still deserve an answer.
-import { FXP } from '../../src/sftp/constants.js';
-import { PacketWriter } from '../../src/sftp/packet-writer.js';
+import { FXP } from '../../src/sftp/protocol/constants.js';
+import { PacketWriter } from '../../src/sftp/protocol/packet-writer.js';
 
 /** mulberry32: small, seedable, good enough to vary inputs reproducibly. */
 export function rng(seed: number): () => number {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FXF } from '../../src/sftp/constants.js';
+import { FXF } from '../../src/sftp/protocol/constants.js';
 import { snapshot } from '../local/escape-fixture.js';
 import { FuzzGen, rng } from './fuzz-packets.js';
 import { startSession, tempDir } from './harness.js';

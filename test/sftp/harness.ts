@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { serveSftp, type SftpServerOptions, type SftpServerSession } from '../../src/sftp/sftp-server.js';
+import { type SftpServerOptions, type SftpServerSession } from '../../src/sftp/server/session.js';
+import { serveFolder } from '../../src/local/serve-folder.js';
 import { duplexPair } from './duplex-pair.js';
 import { RawSftpClient } from './raw-client.js';
 
@@ -36,7 +37,7 @@ export interface TestSession {
 /** serveSftp on one end of an in-memory pipe, INIT done on the other. */
 export async function startSession(root: string, opts: Partial<SftpServerOptions> = {}): Promise<TestSession> {
   const [clientEnd, serverEnd] = duplexPair();
-  const session = serveSftp(serverEnd, { root, log: quietLog, ...opts });
+  const session = serveFolder(serverEnd, { root, log: quietLog, ...opts });
   const client = await RawSftpClient.connect(clientEnd);
   return { client, session };
 }

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { tempDir } from './harness.js';
 
 const SFTP = '/usr/bin/sftp';
-const SERVER = fileURLToPath(new URL('../../src/sftp/stdio-server.js', import.meta.url));
+const SERVER = fileURLToPath(new URL('../../src/local/stdio-server.js', import.meta.url));
 
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 

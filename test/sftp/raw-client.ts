@@ -2,11 +2,11 @@
 // instead of OpenSSH's client because that one canonicalizes paths before sending them, and we
 // need to send exactly the hostile paths and packets we want.
 import type { Duplex } from 'node:stream';
-import type { Attrs } from '../../src/sftp/attrs.js';
-import { FX, FXP } from '../../src/sftp/constants.js';
-import { PacketFramer } from '../../src/sftp/framer.js';
-import { PacketReader } from '../../src/sftp/packet-reader.js';
-import { PacketWriter } from '../../src/sftp/packet-writer.js';
+import type { Attrs } from '../../src/sftp/protocol/attrs.js';
+import { FX, FXP } from '../../src/sftp/protocol/constants.js';
+import { PacketFramer } from '../../src/sftp/protocol/framer.js';
+import { PacketReader } from '../../src/sftp/protocol/packet-reader.js';
+import { PacketWriter } from '../../src/sftp/protocol/packet-writer.js';
 
 export interface NameItem {
   /** Decoded as UTF-8, for convenience; nameBytes is what was sent. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { ADVERTISED_EXTENSIONS, FX, FXF, FXP } from '../../src/sftp/constants.js';
+import { ADVERTISED_EXTENSIONS, FX, FXF, FXP } from '../../src/sftp/protocol/constants.js';
 import { startSession, stopSession, tempDir, type TestSession } from './harness.js';
 
 const { READ, WRITE, CREAT, TRUNC, EXCL, APPEND } = FXF;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { FX, FXP } from '../../src/sftp/constants.js';
+import { FX, FXP } from '../../src/sftp/protocol/constants.js';
 import { startSession, stopSession, tempDir, type TestSession } from './harness.js';
 
 describe('sftp server: paths', () => {

@@ -4,9 +4,9 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FX, FXF, FXP } from '../../src/sftp/constants.js';
-import { PacketWriter } from '../../src/sftp/packet-writer.js';
-import { serveSftp } from '../../src/sftp/sftp-server.js';
+import { FX, FXF, FXP } from '../../src/sftp/protocol/constants.js';
+import { PacketWriter } from '../../src/sftp/protocol/packet-writer.js';
+import { serveFolder } from '../../src/local/serve-folder.js';
 import { duplexPair } from './duplex-pair.js';
 import { memoryLogger, quietLog, startSession, stopSession, tempDir } from './harness.js';
 import { RawSftpClient } from './raw-client.js';
@@ -73,7 +73,7 @@ describe('sftp server: session lifecycle', () => {
   ] as const) {
     it(`closes the session on ${name}`, async () => {
       const [a, b] = duplexPair();
-      const session = serveSftp(b, { root: tmp.path, log: quietLog });
+      const session = serveFolder(b, { root: tmp.path, log: quietLog });
       const client = new RawSftpClient(a);
       for (const pkt of packets) client.sendRaw(pkt);
       await session.done;
@@ -84,7 +84,7 @@ describe('sftp server: session lifecycle', () => {
   it('closes at once when the folder cannot be served', async () => {
     const [a, b] = duplexPair();
     const { log, lines } = memoryLogger();
-    const session = serveSftp(b, { root: join(tmp.path, 'missing'), log });
+    const session = serveFolder(b, { root: join(tmp.path, 'missing'), log });
     const client = new RawSftpClient(a);
     await session.done;
     await client.endedPromise;
@@ -93,7 +93,7 @@ describe('sftp server: session lifecycle', () => {
 
   it('stops reading requests while the client does not read replies', async () => {
     const [clientEnd, serverEnd] = duplexPair();
-    const session = serveSftp(serverEnd, { root: tmp.path, log: quietLog, maxInflight: 16 });
+    const session = serveFolder(serverEnd, { root: tmp.path, log: quietLog, maxInflight: 16 });
     const c = await RawSftpClient.connect(clientEnd);
     const t = { client: c, session };
     const h = (await c.open('f.bin', FXF.READ)).handle!;
@@ -117,7 +117,7 @@ describe('sftp server: session lifecycle', () => {
     a.write(new PacketWriter(FXP.INIT).u32(3).finish());
     b.pause();
     await sleep(10);
-    const session = serveSftp(b, { root: tmp.path, log: quietLog });
+    const session = serveFolder(b, { root: tmp.path, log: quietLog });
     const client = new RawSftpClient(a);
     const version = new Promise((resolve) => a.once('data', resolve));
     assert.ok(await version);
@@ -134,7 +134,7 @@ describe('sftp server: session lifecycle', () => {
       const events: string[] = [];
       Object.assign(b, { exit: (code: number) => events.push(`exit ${code}`) });
       b.on('finish', () => events.push('end'));
-      const session = serveSftp(b, { root: tmp.path, log: quietLog });
+      const session = serveFolder(b, { root: tmp.path, log: quietLog });
       const client = await RawSftpClient.connect(a);
       if (bad) client.sendRaw(Buffer.alloc(4));
       else client.end();

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import type { Stats } from 'node:fs';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HandleTable } from '../../src/sftp/handles.js';
-import { longname, modeString } from '../../src/sftp/longname.js';
-import { RequestScheduler } from '../../src/sftp/scheduler.js';
-import { SftpStatusError } from '../../src/sftp/status.js';
+import type { SftpFile } from '../../src/sftp/server/filesystem.js';
+import { HandleTable } from '../../src/sftp/server/handles.js';
+import { longname, modeString } from '../../src/sftp/server/longname.js';
+import { RequestScheduler } from '../../src/sftp/server/scheduler.js';
+import { SftpStatusError } from '../../src/sftp/server/status.js';
 
 describe('RequestScheduler', () => {
   it('overlaps parallel requests but runs serial ones alone and in order', async () => {
@@ -44,7 +45,8 @@ describe('RequestScheduler', () => {
 describe('HandleTable', () => {
   it('caps open handles and never reuses a handle string', async () => {
     const t = new HandleTable(2);
-    const file = (fd: number) => () => Promise.resolve({ kind: 'file' as const, fd, readable: true, writable: false });
+    const fake = (fd: number) => ({ fd, readable: true, writable: false, appending: false }) as unknown as SftpFile & { fd: number };
+    const file = (fd: number) => () => Promise.resolve({ kind: 'file' as const, file: fake(fd), appends: Promise.resolve() });
     const a = await t.open('file', file(10));
     const b = await t.open('file', file(11));
     let called = false;
@@ -54,7 +56,7 @@ describe('HandleTable', () => {
     const c = await t.open('file', file(10));
     assert.notDeepEqual(c, a);
     assert.throws(() => t.get(a), SftpStatusError);
-    assert.equal(t.file(b).fd, 11);
+    assert.equal((t.file(b).file as SftpFile & { fd: number }).fd, 11);
     assert.throws(() => t.dir(b), /Invalid handle/);
     assert.throws(() => t.get(Buffer.from('nonsense')), /Invalid handle/);
     assert.equal(t.drain().length, 2);

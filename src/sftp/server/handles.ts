@@ -4,20 +4,23 @@
 // Room for a handle is taken before anything is opened (so a full table costs no descriptor),
 // from the session's own cap and from an optional quota shared with other sessions: the user's
 // and the process's descriptors (src/local/handle-budget.ts).
-import type { OpenDir } from '../local/confined-fs.js';
-import { FX } from './constants.js';
+import { FX } from '../protocol/constants.js';
+import type { SftpDir, SftpFile } from './filesystem.js';
 import { SftpStatusError } from './status.js';
 
 export interface FileHandle {
   kind: 'file';
-  fd: number;
-  readable: boolean;
-  writable: boolean;
+  file: SftpFile;
+  /**
+   * WRITEs on an append handle, chained in arrival order: the kernel appends each pwrite where
+   * the file ends then, whatever its offset, so writes run side by side would land reordered.
+   */
+  appends: Promise<void>;
 }
 
 export interface DirHandle {
   kind: 'dir';
-  open: OpenDir;
+  dir: SftpDir;
   /** Set once the listing is exhausted, so later READDIRs answer EOF without touching the Dir. */
   eof: boolean;
 }

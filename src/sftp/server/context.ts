@@ -1,8 +1,8 @@
 // What a request handler gets to work with, and the shape of a handler.
 import type { Logger } from 'pino';
-import type { ConfinedFs } from '../local/confined-fs.js';
+import type { SftpFileSystem } from './filesystem.js';
 import type { HandleTable } from './handles.js';
-import type { PacketReader } from './packet-reader.js';
+import type { PacketReader } from '../protocol/packet-reader.js';
 import type { ReadBudget } from './read-budget.js';
 import type { RequestKind } from './scheduler.js';
 
@@ -13,7 +13,7 @@ export interface Limits {
 }
 
 export interface SessionContext {
-  readonly fs: ConfinedFs;
+  readonly fs: SftpFileSystem;
   readonly handles: HandleTable;
   readonly counters: { bytesUp: number; bytesDown: number };
   readonly limits: Limits;

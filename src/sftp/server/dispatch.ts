@@ -1,6 +1,6 @@
 // Which handler serves each request type, and whether it may overlap with others
 // (see scheduler.ts for why only data transfers run in parallel).
-import { FXP } from './constants.js';
+import { FXP } from '../protocol/constants.js';
 import type { Route } from './context.js';
 import { opendir, readdir } from './ops-dir.js';
 import { close, fsetstat, fstat, open, read, write } from './ops-file.js';

@@ -1,10 +1,9 @@
 // An SFTP v3 server session on any duplex byte stream (an SSH channel, or stdin/stdout).
 // This file owns the session lifecycle: framing input, admitting requests under flow control,
 // batching replies, and tearing down (every handle closed before `done` resolves). What each
-// request does lives in ops-*.ts; where paths may go is decided by src/local/confined-fs.ts.
+// request does lives in ops-*.ts; the disk is behind the SftpFileSystem it is given (filesystem.ts).
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { ConfinedFs } from '../local/confined-fs.js';
 import {
   ADVERTISED_EXTENSIONS,
   DEFAULT_MAX_HANDLES,
@@ -13,24 +12,26 @@ import {
   FXP,
   PACKET_HEADROOM,
   SFTP_VERSION,
-} from './constants.js';
+} from '../protocol/constants.js';
 import type { Route, SessionContext } from './context.js';
 import { ROUTES } from './dispatch.js';
-import { PacketFramer } from './framer.js';
+import { PacketFramer } from '../protocol/framer.js';
+import { FsRefusal, type SftpFileSystem } from './filesystem.js';
 import { HandleLimitError, HandleTable, type HandleQuota } from './handles.js';
-import { SetIdRefusedError } from '../local/apply-attrs.js';
 import { EXTENDED_ROUTES } from './ops-extended.js';
 import { releaseHandle } from './ops-file.js';
-import { JailError } from '../local/jail-resolve.js';
-import { PacketError, PacketReader } from './packet-reader.js';
-import { statusReply, versionReply } from './replies.js';
+import { PacketError, PacketReader } from '../protocol/packet-reader.js';
+import { statusReply, versionReply } from '../protocol/replies.js';
 import { DEFAULT_READ_BUDGET, ReadBudget } from './read-budget.js';
 import { RequestScheduler } from './scheduler.js';
 import { SftpStatusError, statusOf } from './status.js';
 
 export interface SftpServerOptions {
-  /** Absolute path of the user's folder; the client sees it as "/". */
-  root: string;
+  /**
+   * The file system this session serves (local mode: the user's confined folder). `ended` is
+   * aborted when the session ends, so long work in it (a path walk) can stop.
+   */
+  fs: (ended: AbortSignal) => SftpFileSystem;
   /** pino child logger (already carries {user, remote}). */
   log: Logger;
   /** Default 256 open handles per session. */
@@ -144,7 +145,7 @@ class Session implements SftpServerSession {
     this.folderQuota = opts.handleQuota;
     try {
       this.ctx = {
-        fs: new ConfinedFs(opts.root, this.ended.signal),
+        fs: opts.fs(this.ended.signal),
         handles: new HandleTable(opts.maxHandles ?? DEFAULT_MAX_HANDLES, opts.handleQuota),
         counters: this.counters,
         limits: { maxPacket, maxRead: maxPacket - PACKET_HEADROOM, maxWrite: maxPacket - PACKET_HEADROOM },
@@ -272,16 +273,13 @@ class Session implements SftpServerSession {
    * ours, logged once per session and kind: a client repeating them must not fill the log.
    */
   private logFailure(err: unknown, type: number): void {
-    if (err instanceof JailError) {
-      if (err.swapped) {
-        if (this.once('swapped')) this.log.warn({ type }, 'sftp path component swapped for a symlink during use: refused');
-      } else if (this.once('outside')) {
-        this.log.info({ type }, 'sftp path leads outside the folder: refused');
-      }
+    if (err instanceof FsRefusal) {
+      if (!this.once(err.reason)) return;
+      if (err.reason === 'swapped') this.log.warn({ type }, 'sftp path component swapped for a symlink during use: refused');
+      else if (err.reason === 'outside') this.log.info({ type }, 'sftp path leads outside the folder: refused');
+      else this.log.warn({ type, ...err.detail }, 'sftp setuid/setgid on a file refused: the server runs as root');
     } else if (err instanceof HandleLimitError) {
       if (this.once(`cap:${err.cap}`)) this.log.warn({ type, cap: err.cap }, 'sftp open refused: too many open handles');
-    } else if (err instanceof SetIdRefusedError) {
-      if (this.once('setid')) this.log.warn({ type, mode: err.mode.toString(8) }, 'sftp setuid/setgid on a file refused: the server runs as root');
     } else if (err instanceof PacketError) {
       this.log.debug({ type }, 'malformed sftp request');
     } else if (!(err instanceof SftpStatusError) && typeof (err as { code?: unknown } | null)?.code !== 'string') {

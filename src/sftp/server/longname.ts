@@ -1,7 +1,7 @@
 // The `ls -l` line OpenSSH's sftp-server puts in READDIR replies (ls_file() in sftp-common.c):
 // "%s %3u %-8s %-8s %8llu %s %s" with strmode(), numeric uid/gid (no host user names leak),
 // and "Mon dd HH:MM" for files from the last six months, "Mon dd  YYYY" otherwise.
-import type { Stats } from 'node:fs';
+import type { FileStat } from './filesystem.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const HALF_YEAR_MS = ((365 * 24 * 60 * 60) / 2) * 1000;
@@ -50,9 +50,9 @@ function timeString(mtimeMs: number, nowMs: number): string {
 }
 
 /** The line for `name`; a Buffer name (bytes from the disk) gives a Buffer line carrying those bytes. */
-export function longname(name: string, st: Stats, nowMs?: number): string;
-export function longname(name: Buffer, st: Stats, nowMs?: number): Buffer;
-export function longname(name: string | Buffer, st: Stats, nowMs = Date.now()): string | Buffer {
+export function longname(name: string, st: FileStat, nowMs?: number): string;
+export function longname(name: Buffer, st: FileStat, nowMs?: number): Buffer;
+export function longname(name: string | Buffer, st: FileStat, nowMs = Date.now()): string | Buffer {
   const nlink = String(st.nlink).padStart(3, ' ');
   const user = String(st.uid).padEnd(8, ' ');
   const group = String(st.gid).padEnd(8, ' ');

@@ -1,7 +1,7 @@
 // Maps failures to SFTP status codes the way OpenSSH's sftp-server does (errno_to_portable),
 // with messages that never carry a host path (Node's error messages do, so they are not used).
-import { FX } from './constants.js';
-import { PacketError } from './packet-reader.js';
+import { FX } from '../protocol/constants.js';
+import { PacketError } from '../protocol/packet-reader.js';
 
 /** A failure that already knows its SFTP status (bad handle, unsupported, EOF, ...). */
 export class SftpStatusError extends Error {

@@ -1,17 +1,12 @@
 // SSH_FXP_EXTENDED requests: the OpenSSH extensions we advertise, plus copy-data.
-import { FX, FXP, STATVFS_FLAG } from './constants.js';
+import { FX, FXP, STATVFS_FLAG } from '../protocol/constants.js';
 import type { Handler, Route } from './context.js';
-import { fdRef } from '../local/proc-fd.js';
-import { fstatAsync, readAt, writeAllAt } from './fd-io.js';
-import { okReply } from './replies.js';
-import { PacketWriter } from './packet-writer.js';
+import { okReply } from '../protocol/replies.js';
+import { PacketWriter } from '../protocol/packet-writer.js';
 import { SftpStatusError } from './status.js';
 import { fsync } from './ops-file.js';
 import { expandPath, hardlink, lsetstat, posixRename } from './ops-path.js';
-import { statfs, type StatsFs } from 'node:fs';
-import { promisify } from 'node:util';
-
-const statfsAsync = promisify(statfs) as (path: string) => Promise<StatsFs>;
+import type { StatsFs } from 'node:fs';
 
 /** Node's statfs lacks frsize/fsid/flag/namemax; OpenSSH clients only use sizes and counts. */
 function statvfsReply(id: number, s: StatsFs): Buffer {
@@ -35,8 +30,7 @@ const statvfs: Handler = async (ctx, id, r) => statvfsReply(id, await ctx.fs.sta
 
 const fstatvfs: Handler = async (ctx, id, r) => {
   const h = ctx.handles.get(r.bytes());
-  const fd = h.kind === 'file' ? h.fd : h.open.dirFd;
-  return statvfsReply(id, await statfsAsync(fdRef(fd)));
+  return statvfsReply(id, await (h.kind === 'file' ? h.file : h.dir).statfs());
 };
 
 const limits: Handler = async (ctx, id) =>
@@ -61,8 +55,8 @@ const copyData: Handler = async (ctx, id, r) => {
   const length = r.u64();
   const dst = ctx.handles.file(r.bytes());
   const writeOffset = r.u64();
-  if (!src.readable || !dst.writable) throw new SftpStatusError(FX.PERMISSION_DENIED);
-  const [srcSt, dstSt] = await Promise.all([fstatAsync(src.fd), fstatAsync(dst.fd)]);
+  if (!src.file.readable || !dst.file.writable) throw new SftpStatusError(FX.PERMISSION_DENIED);
+  const [srcSt, dstSt] = await Promise.all([src.file.stat(), dst.file.stat()]);
   // The range ends at the source's size as it is now: copying a file into itself through two
   // handles (or an append handle) would otherwise feed on its own output until the disk is full.
   const total = Math.max(0, Math.min(length !== 0 ? length : Infinity, srcSt.size - readOffset));
@@ -75,9 +69,9 @@ const copyData: Handler = async (ctx, id, r) => {
   while (copied < total) {
     if (ctx.ended.aborted) throw new SftpStatusError(FX.FAILURE, 'session ended'); // a long copy must not outlive it
     const want = Math.min(buf.length, total - copied);
-    const n = await readAt(src.fd, buf, 0, want, readOffset + copied);
+    const n = await src.file.read(buf, 0, want, readOffset + copied);
     if (n === 0) break;
-    await writeAllAt(dst.fd, buf.subarray(0, n), writeOffset + copied);
+    await dst.file.write(buf.subarray(0, n), writeOffset + copied);
     copied += n;
   }
   return okReply(id);

@@ -1,10 +1,10 @@
 // Requests that name paths. All path handling (and every confinement rule) lives in
 // ConfinedFs; these only parse arguments and shape replies. Paths are passed on as the bytes the
 // client sent: file names need not be UTF-8.
-import { MODE_BITS, attrsFromStats } from './attrs.js';
-import { FX } from './constants.js';
+import { MODE_BITS, attrsFromStats } from '../protocol/attrs.js';
+import { FX } from '../protocol/constants.js';
 import type { Handler } from './context.js';
-import { attrsReply, okReply, singleNameReply } from './replies.js';
+import { attrsReply, okReply, singleNameReply } from '../protocol/replies.js';
 import { SftpStatusError } from './status.js';
 
 /** Default mode of created directories when the client sends no permissions. */

@@ -1,5 +1,4 @@
 // File attributes as SFTP v3 carries them, and their conversion from fs.Stats.
-import type { Stats } from 'node:fs';
 import { ATTR } from './constants.js';
 
 export interface Attrs {
@@ -36,7 +35,17 @@ function secs(ms: number): number {
   return Math.floor(ms / 1000) >>> 0;
 }
 
-export function attrsFromStats(st: Stats): Attrs {
+/** The stat fields SFTP v3 attributes carry (node's fs.Stats has them). */
+export interface StatFields {
+  size: number;
+  uid: number;
+  gid: number;
+  mode: number;
+  atimeMs: number;
+  mtimeMs: number;
+}
+
+export function attrsFromStats(st: StatFields): Attrs {
   return {
     size: st.size,
     uid: st.uid,

@@ -4,7 +4,7 @@
 // Logs go to stderr as pino JSON (level from LOG_LEVEL, default warn); stdout is the protocol.
 // SFTP_MAX_HANDLES overrides the per-session handle cap (default 256).
 import { pino } from 'pino';
-import { serveSftp } from './sftp-server.js';
+import { serveFolder } from './serve-folder.js';
 import { stdioDuplex } from './stdio-stream.js';
 
 const root = process.argv[2];
@@ -17,7 +17,7 @@ if (!root) {
 
 const stream = stdioDuplex();
 const maxHandles = process.env.SFTP_MAX_HANDLES ? Number(process.env.SFTP_MAX_HANDLES) : undefined;
-const session = serveSftp(stream, { root, log, maxHandles });
+const session = serveFolder(stream, { root, log, maxHandles });
 session.done.then(() => {
   log.info({ ...session.counters }, 'session done');
   process.exit(0);
