@@ -13,7 +13,8 @@ export function helpText(version: string): string {
     '      INI file with an [options] section; keys are the flag names (or the original solt_sftp names)',
   ];
   for (const o of OPTIONS) {
-    const value = o.type === 'bool' ? '' : o.type === 'enum' && o.choices ? ` ${o.choices.join('|')}` : ` ${o.type.toUpperCase()}`;
+    const value = o.type === 'bool' ? '' : o.type === 'enum' && o.choices ? ` ${o.choices.join('|')}`
+      : o.type === 'hostports' ? ' HOST:PORT,...' : ` ${o.type.toUpperCase()}`;
     const aliases = o.iniAliases?.length ? `; in INI also ${o.iniAliases.join(', ')}` : '';
     lines.push(`  --${o.flag}${value} (${o.env})`);
     const shown = o.defaultText ?? (o.default === undefined ? undefined : Array.isArray(o.default) ? o.default.join(',') : String(o.default));

@@ -2,7 +2,13 @@
 // raw text is read (parse-value.ts) and, through its type parameter, what TypeScript type the
 // value has in Config, so the table alone defines both the accepted input and the typed result.
 
-export type OptionType = 'string' | 'path' | 'port' | 'int' | 'seconds' | 'bool' | 'enum' | 'list';
+export type OptionType = 'string' | 'path' | 'port' | 'int' | 'seconds' | 'bool' | 'enum' | 'list' | 'hostports';
+
+/** One `HOST:PORT` item of a hostports option (IPv6 written `[::1]:26379`). */
+export interface HostPort {
+  host: string;
+  port: number;
+}
 
 /** What every option says about itself, whatever its kind. */
 export interface OptionCommon {
@@ -78,6 +84,9 @@ export function oneOf(choices: readonly string[], o: Input<string>): OptionDef<s
 export function list(o: Input<string[]> & { choices?: readonly string[]; default: DefaultValue<string[]> }): OptionDef<string[], true>;
 export function list(o: Input<string[]> & { choices?: readonly string[] }): OptionDef<string[], false>;
 export function list(o: Input<string[]> & { choices?: readonly string[] }): OptionDef<string[]> { return make('list', o); }
+
+/** Comma-separated `HOST:PORT` items, each with its port (e.g. Sentinel addresses). */
+export function hostPorts(o: Input<HostPort[]>): OptionDef<HostPort[], false> { return make('hostports', o) as OptionDef<HostPort[], false>; }
 
 /** The Config type a table of OptionDefs describes: fields without a default may be unset. */
 export type ConfigOf<T extends Record<string, OptionDef<unknown>>> =

@@ -2,10 +2,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './config-error.js';
+import type { HostPort } from './option-kinds.js';
 import type { OptionSpec } from './options.js';
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
+const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]{1,253})):(\d{1,5})$/;
 
 export function expandPath(raw: string): string {
   const home = os.homedir();
@@ -15,7 +17,7 @@ export function expandPath(raw: string): string {
 }
 
 /** `source` names where the value came from, e.g. `SFTPPROXY_PORT` or `--port` or `[options] port in a.ini`. */
-export function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean | string[] {
+export function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean | string[] | HostPort[] {
   const bad = (expected: string): never => {
     throw new ConfigError(`${source}=${JSON.stringify(raw)} is not valid: expected ${expected}`);
   };
@@ -37,6 +39,18 @@ export function parseValue(spec: OptionSpec, raw: string, source: string): strin
         bad(`a comma-separated list of ${spec.choices?.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
       }
       return items;
+    }
+    case 'hostports': {
+      const items = value.split(',').map((v) => v.trim());
+      const expected = 'a comma-separated list of HOST:PORT (IPv6 as [ADDRESS]:PORT)';
+      if (items.every((v) => v === '')) bad(`${expected}; the list is empty`);
+      return items.map((item) => {
+        const m = HOST_PORT.exec(item);
+        if (!m) bad(`${expected}; ${JSON.stringify(item)} ${/:\d+$/.test(item) ? 'is not a host name or address' : 'has no port'}`);
+        const port = Number(m![3]);
+        if (port < 1 || port > 65535) bad(`${expected}; ${JSON.stringify(item)}: the port must be from 1 to 65535`);
+        return { host: m![1] ?? m![2]!, port };
+      });
     }
     case 'bool': {
       const v = value.toLowerCase();

@@ -1,0 +1,300 @@
+/**
+ * Redis Sentinel on loopback: a master, a replica and three sentinels (Debian's redis-sentinel),
+ * each a foreground child with its own writable config file in its own directory, stopped by
+ * PID. The sentinels' config is deploy/sentinel.conf with the test's ports, passwords and
+ * timings put in, so the shipped example is the one that runs. Passwords are set on the servers
+ * and on the sentinels, as a deployment would.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
+import { stopChild, trackChild } from './process-registry.js';
+import { REPO_ROOT } from './proxy-process.js';
+import { makeTempDir, type TempDir } from './tmp.js';
+
+export const SENTINEL_EXAMPLE = join(REPO_ROOT, 'deploy', 'sentinel.conf');
+
+export interface StartSentinelsOptions {
+  /** Sentinel's down-after-milliseconds (default 1000: a fast failover for a test). */
+  downAfterMs?: number;
+  /** Sentinel's failover-timeout (default 5000). */
+  failoverTimeoutMs?: number;
+  /** How long to wait for the whole set-up to be ready (default 20 s). */
+  timeoutMs?: number;
+}
+
+/** One redis-server or redis-sentinel process. */
+export interface SentinelPartHandle {
+  readonly role: 'server' | 'sentinel';
+  readonly port: number;
+  readonly pid: number;
+  readonly running: boolean;
+  readonly logPath: string;
+}
+
+export interface SentinelSetupHandle {
+  /** The master group name (from deploy/sentinel.conf). */
+  readonly name: string;
+  /** requirepass of the master and replica (--redis-password). */
+  readonly password: string;
+  /** requirepass of the sentinels (--redis-sentinel-password). */
+  readonly sentinelPassword: string;
+  /** `127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`, as --redis-sentinels takes it. */
+  readonly sentinelList: string;
+  readonly servers: readonly SentinelPartHandle[];
+  readonly sentinels: readonly SentinelPartHandle[];
+  /** Every process started, for "are they all gone" checks. */
+  pids(): number[];
+  /** The master's port as the first answering sentinel reports it. */
+  masterPort(): Promise<number>;
+  /** SIGKILL the current master (by PID). Resolves with its port once it is gone. */
+  killMaster(): Promise<number>;
+  /** Wait until the sentinels report a master other than `oldPort`, and it answers as master. */
+  waitForNewMaster(oldPort: number, timeoutMs?: number): Promise<number>;
+  /**
+   * A client on database `db` that finds the master through the sentinels and follows a
+   * failover. Disconnected by close(). Errors are swallowed (listener attached).
+   */
+  client(db?: number): Redis;
+  /** Wait until every write the master has taken reached the replica (WAIT 1). */
+  replicated(client: Redis): Promise<void>;
+  /** Stop every process (SIGTERM, SIGKILL after 5 s) and remove the directories. */
+  close(): Promise<void>;
+}
+
+class Part implements SentinelPartHandle {
+  private child: ChildProcess | undefined;
+  private output = '';
+
+  constructor(readonly role: 'server' | 'sentinel', readonly port: number, readonly dir: string) {}
+
+  get pid(): number {
+    return this.child?.pid ?? 0;
+  }
+  get running(): boolean {
+    const c = this.child;
+    return c !== undefined && c.exitCode === null && c.signalCode === null;
+  }
+  get configPath(): string {
+    return join(this.dir, this.role === 'server' ? 'redis.conf' : 'sentinel.conf');
+  }
+  get logPath(): string {
+    return join(this.dir, `${this.role}.log`);
+  }
+
+  start(): void {
+    const bin = this.role === 'server' ? 'redis-server' : 'redis-sentinel';
+    const child = spawn(bin, [this.configPath], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.output += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.output += d));
+    child.once('error', (err) => (this.output += `cannot spawn ${bin}: ${err.message}\n`));
+    trackChild(child, `${bin}:${this.port}`);
+    this.child = child;
+  }
+
+  async describe(): Promise<string> {
+    const log = await readFile(this.logPath, 'utf8').catch(() => '');
+    return `${this.role} on port ${this.port} (pid ${this.pid}, ${this.running ? 'running' : 'exited'}):\n${this.output}${log.slice(-3000)}`;
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child) await stopChild(this.child, { signal, graceMs: 5000 });
+  }
+}
+
+/** One short-lived connection that gives up at once: for readiness polls. */
+async function ask<T>(port: number, password: string, fn: (c: Redis) => Promise<T>): Promise<T | undefined> {
+  const c = new Redis({ host: '127.0.0.1', port, password, lazyConnect: true, retryStrategy: () => null,
+    enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 1000, commandTimeout: 1000 });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    return await fn(c);
+  } catch {
+    return undefined;
+  } finally {
+    c.disconnect();
+  }
+}
+
+function serverConfig(port: number, dir: string, password: string, replicaOf?: number): string {
+  return [
+    `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `logfile ${join(dir, 'server.log')}`, 'daemonize no',
+    "save ''", 'appendonly no',
+    // The same password as requirepass and masterauth: any of them may be the master after a failover.
+    `requirepass ${password}`, `masterauth ${password}`,
+    ...(replicaOf === undefined ? [] : [`replicaof 127.0.0.1 ${replicaOf}`]),
+  ].join('\n') + '\n';
+}
+
+/** deploy/sentinel.conf with this sentinel's port, directory, log and the test's master, passwords and timings. */
+function sentinelConfig(example: string, o: { port: number; dir: string; name: string; masterPort: number; password: string;
+  sentinelPassword: string; downAfterMs: number; failoverTimeoutMs: number }): string {
+  const replaced = new Map<RegExp, string>([
+    [/^port\s/, `port ${o.port}`],
+    [/^bind\s/, 'bind 127.0.0.1'],
+    [/^dir\s/, `dir ${o.dir}`],
+    [/^sentinel monitor\s/, `sentinel monitor ${o.name} 127.0.0.1 ${o.masterPort} 2`],
+    [/^sentinel auth-pass\s/, `sentinel auth-pass ${o.name} ${o.password}`],
+    [/^sentinel down-after-milliseconds\s/, `sentinel down-after-milliseconds ${o.name} ${o.downAfterMs}`],
+    [/^sentinel failover-timeout\s/, `sentinel failover-timeout ${o.name} ${o.failoverTimeoutMs}`],
+    [/^requirepass\s/, `requirepass ${o.sentinelPassword}`],
+    [/^sentinel sentinel-pass\s/, `sentinel sentinel-pass ${o.sentinelPassword}`],
+  ]);
+  const seen = new Set<RegExp>();
+  const lines = example.split('\n').map((line) => {
+    for (const [pattern, value] of replaced) {
+      if (pattern.test(line)) { seen.add(pattern); return value; }
+    }
+    return line;
+  });
+  const missing = [...replaced.keys()].filter((p) => !seen.has(p));
+  if (missing.length > 0) throw new Error(`${SENTINEL_EXAMPLE} lacks lines matching ${missing.join(', ')}`);
+  return [...lines, `logfile ${join(o.dir, 'sentinel.log')}`].join('\n') + '\n';
+}
+
+class SentinelSetup implements SentinelSetupHandle {
+  readonly password = 'master-secret-pw';
+  readonly sentinelPassword = 'sentinel-secret-pw';
+  readonly servers: Part[] = [];
+  readonly sentinels: Part[] = [];
+  private readonly clients = new Set<Redis>();
+
+  constructor(readonly name: string, private readonly tmp: TempDir) {}
+
+  get sentinelList(): string {
+    return this.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',');
+  }
+
+  pids(): number[] {
+    return [...this.servers, ...this.sentinels].map((p) => p.pid).filter((p) => p > 0);
+  }
+
+  async init(o: Required<StartSentinelsOptions>): Promise<void> {
+    const example = await readFile(SENTINEL_EXAMPLE, 'utf8');
+    for (const role of ['master', 'replica']) {
+      const dir = join(this.tmp.path, role);
+      await mkdir(dir);
+      const part = new Part('server', await freePort(), dir);
+      await writeFile(part.configPath, serverConfig(part.port, dir, this.password, role === 'replica' ? this.servers[0]!.port : undefined));
+      part.start();
+      this.servers.push(part);
+    }
+    for (let i = 0; i < 3; i++) {
+      const dir = join(this.tmp.path, `sentinel-${i}`);
+      await mkdir(dir);
+      const part = new Part('sentinel', await freePort(), dir);
+      await writeFile(part.configPath, sentinelConfig(example, { port: part.port, dir, name: this.name, masterPort: this.servers[0]!.port,
+        password: this.password, sentinelPassword: this.sentinelPassword, downAfterMs: o.downAfterMs, failoverTimeoutMs: o.failoverTimeoutMs }));
+      part.start();
+      this.sentinels.push(part);
+    }
+    await this.waitReady(o.timeoutMs);
+  }
+
+  /** The replica in sync, and every sentinel seeing the master, the replica and two peers (a quorum). */
+  private async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const master = this.servers[0]!;
+    const replica = this.servers[1]!;
+    for (;;) {
+      const exited = [...this.servers, ...this.sentinels].find((p) => !p.running);
+      if (exited) throw new Error(`sentinel set-up: a process exited\n${await exited.describe()}`);
+      const synced = await ask(replica.port, this.password, async (c) => /master_link_status:up/.test(await c.info('replication')));
+      let sentinelsReady = synced === true;
+      for (const s of this.sentinels) {
+        if (!sentinelsReady) break;
+        sentinelsReady = await ask(s.port, this.sentinelPassword, async (c) => {
+          const addr = await c.call('SENTINEL', 'get-master-addr-by-name', this.name) as string[] | null;
+          const replicas = await c.call('SENTINEL', 'replicas', this.name) as unknown[];
+          const peers = await c.call('SENTINEL', 'sentinels', this.name) as unknown[];
+          return Number(addr?.[1]) === master.port && replicas.length === 1 && peers.length === 2;
+        }) === true;
+      }
+      if (sentinelsReady) return;
+      if (Date.now() > deadline) {
+        const parts = await Promise.all([...this.servers, ...this.sentinels].map((p) => p.describe()));
+        throw new Error(`sentinel set-up not ready within ${timeoutMs} ms\n${parts.join('\n')}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  async masterPort(): Promise<number> {
+    for (const s of this.sentinels) {
+      if (!s.running) continue;
+      const addr = await ask(s.port, this.sentinelPassword, (c) => c.call('SENTINEL', 'get-master-addr-by-name', this.name) as Promise<string[] | null>);
+      if (addr?.[1]) return Number(addr[1]);
+    }
+    throw new Error('no sentinel answers with a master');
+  }
+
+  async killMaster(): Promise<number> {
+    const port = await this.masterPort();
+    const part = this.servers.find((p) => p.port === port);
+    if (!part) throw new Error(`the sentinels name port ${port}, which is none of ours`);
+    await part.stop('SIGKILL');
+    return port;
+  }
+
+  async waitForNewMaster(oldPort: number, timeoutMs = 30_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const port = await this.masterPort().catch(() => oldPort);
+      if (port !== oldPort) {
+        const role = await ask(port, this.password, async (c) => /role:master/.test(await c.info('replication')));
+        if (role) return port;
+      }
+      if (Date.now() > deadline) throw new Error(`no new master within ${timeoutMs} ms (old: ${oldPort})`);
+      await sleep(100);
+    }
+  }
+
+  client(db = 0): Redis {
+    const c = new Redis({
+      sentinels: this.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
+      name: this.name, password: this.password, sentinelPassword: this.sentinelPassword, db,
+      retryStrategy: (times: number) => Math.min(times * 100, 500),
+      failoverDetector: true,
+    });
+    c.on('error', () => {});
+    this.clients.add(c);
+    c.once('end', () => this.clients.delete(c));
+    return c;
+  }
+
+  async replicated(client: Redis): Promise<void> {
+    const acked = Number(await client.call('WAIT', '1', '5000'));
+    if (acked < 1) throw new Error('the replica did not acknowledge the writes within 5 s');
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients) c.disconnect();
+    this.clients.clear();
+    // Sentinels first, so none starts a failover while the servers stop.
+    for (const p of [...this.sentinels, ...this.servers]) await p.stop();
+    await this.tmp.cleanup();
+  }
+}
+
+/**
+ * Start master + replica + 3 sentinels on free loopback ports and wait until the replica is in
+ * sync and every sentinel knows the master, the replica and its two peers.
+ */
+export async function startSentinels(opts: StartSentinelsOptions = {}): Promise<SentinelSetupHandle> {
+  const example = await readFile(SENTINEL_EXAMPLE, 'utf8');
+  const name = /^sentinel monitor\s+(\S+)/m.exec(example)?.[1];
+  if (!name) throw new Error(`${SENTINEL_EXAMPLE} has no "sentinel monitor NAME ..." line`);
+  const setup = new SentinelSetup(name, await makeTempDir('pysftpproxy-sentinel-'));
+  try {
+    await setup.init({ downAfterMs: opts.downAfterMs ?? 1000, failoverTimeoutMs: opts.failoverTimeoutMs ?? 5000,
+      timeoutMs: opts.timeoutMs ?? 20_000 });
+  } catch (err) {
+    await setup.close();
+    throw err;
+  }
+  return setup;
+}
