@@ -4,6 +4,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/options.js';
+import { watchSwitches } from './sentinel-switch-watch.js';
 
 /** How often a connected Redis is asked whether it still answers. */
 const HEALTH_CHECK_MS = 3000;
@@ -33,9 +34,13 @@ function sentinelOptions(s: RedisSettings): RedisOptions {
     role: 'master',
     // A hung sentinel must not hold a reconnect: ask the next one.
     sentinelCommandTimeout: 1000,
-    // Told by the sentinels of a switch, we leave a demoted master at once instead of at its
-    // first refused write; a write refused as READONLY all the same means the same thing.
-    failoverDetector: true,
+    // A failover is over in seconds and a retry costs one sentinel query: retry often, so the
+    // new master is found within a quarter second of the sentinels naming it.
+    retryStrategy: (times: number) => Math.min(50 * times, 250),
+    // A demoted master that is still up: sentinel-switch-watch.ts moves us at the sentinels'
+    // announcement, and a write refused as READONLY sends us back to the sentinels too.
+    // (ioredis's failoverDetector is left off: it drops the connection again at every
+    // sentinel's +switch-master, each announcing the same switch in turn: several outages.)
     reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
   };
 }
@@ -61,6 +66,8 @@ export function createRedis(s: RedisSettings, log: Logger, whileDown: string): R
     : s.redisUrl
       ? new Redis(s.redisUrl, options)
       : new Redis({ ...options, host: s.redisHost, port: s.redisPort, db: s.redisDb, password: s.redisPassword });
+
+  if (s.redisSentinels) followSwitches(client, s, log);
 
   const address = redisAddress(s);
   let state: 'starting' | 'up' | 'down' = 'starting';
@@ -93,4 +100,17 @@ export function createRedis(s: RedisSettings, log: Logger, whileDown: string): R
   health.unref();
   client.once('end', () => clearInterval(health));
   return client;
+}
+
+/** The main connection and every duplicate() of it (the solt subscriber) follow a planned switchover. */
+function followSwitches(client: Redis, s: RedisSettings, log: Logger): void {
+  const watch = watchSwitches(s, log);
+  watch.track(client);
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (override) => {
+    const copy = duplicate(override);
+    watch.track(copy);
+    return copy;
+  };
+  client.once('end', () => watch.close());
 }

@@ -1,7 +1,7 @@
 /**
  * Redis Sentinel on loopback: a master, a replica and three sentinels (Debian's redis-sentinel),
  * each a foreground child with its own writable config file in its own directory, stopped by
- * PID. The sentinels' config is deploy/sentinel.conf with the test's ports, passwords and
+ * PID (one replica by default, or more). The sentinels' config is deploy/sentinel.conf with the test's ports, passwords and
  * timings put in, so the shipped example is the one that runs. Passwords are set on the servers
  * and on the sentinels, as a deployment would.
  */
@@ -18,6 +18,8 @@ import { makeTempDir, type TempDir } from './tmp.js';
 export const SENTINEL_EXAMPLE = join(REPO_ROOT, 'deploy', 'sentinel.conf');
 
 export interface StartSentinelsOptions {
+  /** Replicas of the master (default 1; 2 leave one for a second failover after the first). */
+  replicas?: number;
   /** Sentinel's down-after-milliseconds (default 1000: a fast failover for a test). */
   downAfterMs?: number;
   /** Sentinel's failover-timeout (default 5000). */
@@ -52,6 +54,8 @@ export interface SentinelSetupHandle {
   masterPort(): Promise<number>;
   /** SIGKILL the current master (by PID). Resolves with its port once it is gone. */
   killMaster(): Promise<number>;
+  /** A planned failover (SENTINEL FAILOVER) with the master alive; resolves once the new master answers as one. */
+  switchover(timeoutMs?: number): Promise<{ from: number; to: number }>;
   /** Wait until the sentinels report a master other than `oldPort`, and it answers as master. */
   waitForNewMaster(oldPort: number, timeoutMs?: number): Promise<number>;
   /**
@@ -100,9 +104,20 @@ class Part implements SentinelPartHandle {
     return `${this.role} on port ${this.port} (pid ${this.pid}, ${this.running ? 'running' : 'exited'}):\n${this.output}${log.slice(-3000)}`;
   }
 
+  /** Killed on purpose (killMaster): not a failure of the set-up. */
+  killed = false;
+
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (signal === 'SIGKILL') this.killed = true;
     if (this.child) await stopChild(this.child, { signal, graceMs: 5000 });
   }
+}
+
+/** A SENTINEL reply entry [k1, v1, k2, v2, ...] as an object. */
+function fields(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
 }
 
 /** One short-lived connection that gives up at once: for readiness polls. */
@@ -124,6 +139,8 @@ function serverConfig(port: number, dir: string, password: string, replicaOf?: n
   return [
     `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `logfile ${join(dir, 'server.log')}`, 'daemonize no',
     "save ''", 'appendonly no',
+    // A replica that needs a full copy gets it at once, not after the default 5 s wait for others.
+    'repl-diskless-sync-delay 0',
     // The same password as requirepass and masterauth: any of them may be the master after a failover.
     `requirepass ${password}`, `masterauth ${password}`,
     ...(replicaOf === undefined ? [] : [`replicaof 127.0.0.1 ${replicaOf}`]),
@@ -175,11 +192,11 @@ class SentinelSetup implements SentinelSetupHandle {
 
   async init(o: Required<StartSentinelsOptions>): Promise<void> {
     const example = await readFile(SENTINEL_EXAMPLE, 'utf8');
-    for (const role of ['master', 'replica']) {
-      const dir = join(this.tmp.path, role);
+    for (let i = 0; i <= o.replicas; i++) {
+      const dir = join(this.tmp.path, i === 0 ? 'master' : `replica-${i}`);
       await mkdir(dir);
       const part = new Part('server', await freePort(), dir);
-      await writeFile(part.configPath, serverConfig(part.port, dir, this.password, role === 'replica' ? this.servers[0]!.port : undefined));
+      await writeFile(part.configPath, serverConfig(part.port, dir, this.password, i === 0 ? undefined : this.servers[0]!.port));
       part.start();
       this.servers.push(part);
     }
@@ -195,32 +212,57 @@ class SentinelSetup implements SentinelSetupHandle {
     await this.waitReady(o.timeoutMs);
   }
 
-  /** The replica in sync, and every sentinel seeing the master, the replica and two peers (a quorum). */
-  private async waitReady(timeoutMs: number): Promise<void> {
+  /**
+   * The replica (every running server but the master) in sync, and every sentinel seeing the
+   * master, that replica as healthy, and its two peers (a quorum).
+   */
+  private async waitReady(timeoutMs: number, masterPort = this.servers[0]!.port): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const master = this.servers[0]!;
-    const replica = this.servers[1]!;
     for (;;) {
-      const exited = [...this.servers, ...this.sentinels].find((p) => !p.running);
+      const exited = [...this.servers, ...this.sentinels].find((p) => !p.running && !p.killed);
       if (exited) throw new Error(`sentinel set-up: a process exited\n${await exited.describe()}`);
-      const synced = await ask(replica.port, this.password, async (c) => /master_link_status:up/.test(await c.info('replication')));
-      let sentinelsReady = synced === true;
+      const replicas = this.servers.filter((p) => p.port !== masterPort && p.running);
+      let ready = true;
+      for (const r of replicas) {
+        if (ready) ready = await ask(r.port, this.password, async (c) => /master_link_status:up/.test(await c.info('replication'))) === true;
+      }
       for (const s of this.sentinels) {
-        if (!sentinelsReady) break;
-        sentinelsReady = await ask(s.port, this.sentinelPassword, async (c) => {
+        if (!ready) break;
+        ready = await ask(s.port, this.sentinelPassword, async (c) => {
           const addr = await c.call('SENTINEL', 'get-master-addr-by-name', this.name) as string[] | null;
-          const replicas = await c.call('SENTINEL', 'replicas', this.name) as unknown[];
+          const known = (await c.call('SENTINEL', 'replicas', this.name) as string[][]).map(fields);
+          const healthy = known.filter((r) => !/s_down|o_down|disconnected/.test(r['flags'] ?? '') && r['master-link-status'] === 'ok');
           const peers = await c.call('SENTINEL', 'sentinels', this.name) as unknown[];
-          return Number(addr?.[1]) === master.port && replicas.length === 1 && peers.length === 2;
+          return Number(addr?.[1]) === masterPort && healthy.length === replicas.length && peers.length === 2;
         }) === true;
       }
-      if (sentinelsReady) return;
+      if (ready) return;
       if (Date.now() > deadline) {
         const parts = await Promise.all([...this.servers, ...this.sentinels].map((p) => p.describe()));
         throw new Error(`sentinel set-up not ready within ${timeoutMs} ms\n${parts.join('\n')}`);
       }
       await sleep(100);
     }
+  }
+
+  async switchover(timeoutMs = 30_000): Promise<{ from: number; to: number }> {
+    const from = await this.masterPort();
+    // After a failover the sentinels re-point the other replicas; switch only once they follow.
+    await this.waitReady(timeoutMs, from);
+    const s = this.sentinels.find((p) => p.running)!;
+    // The sentinel may still be closing the last failover (INPROG) or not yet rate a replica
+    // good enough (NOGOODSLAVE): ask again for a while.
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await ask(s.port, this.sentinelPassword,
+        (c) => (c.call('SENTINEL', 'failover', this.name) as Promise<string>).catch((err: Error) => err.message));
+      if (answer === 'OK') break;
+      if (!/INPROG|NOGOODSLAVE/.test(String(answer)) || Date.now() > deadline) {
+        throw new Error(`SENTINEL FAILOVER ${this.name} answered ${String(answer)}`);
+      }
+      await sleep(200);
+    }
+    return { from, to: await this.waitForNewMaster(from, timeoutMs) };
   }
 
   async masterPort(): Promise<number> {
@@ -290,7 +332,7 @@ export async function startSentinels(opts: StartSentinelsOptions = {}): Promise<
   if (!name) throw new Error(`${SENTINEL_EXAMPLE} has no "sentinel monitor NAME ..." line`);
   const setup = new SentinelSetup(name, await makeTempDir('pysftpproxy-sentinel-'));
   try {
-    await setup.init({ downAfterMs: opts.downAfterMs ?? 1000, failoverTimeoutMs: opts.failoverTimeoutMs ?? 5000,
+    await setup.init({ replicas: opts.replicas ?? 1, downAfterMs: opts.downAfterMs ?? 1000, failoverTimeoutMs: opts.failoverTimeoutMs ?? 5000,
       timeoutMs: opts.timeoutMs ?? 20_000 });
   } catch (err) {
     await setup.close();

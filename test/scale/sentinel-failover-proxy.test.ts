@@ -3,7 +3,8 @@
  * with SIGKILL while the proxy runs. Logins are refused at once during the failover, work again
  * within 30 s on the new master without restarting the proxy, and a session opened before the
  * kill keeps working (its upstream connection does not need Redis once open). Prints the figures
- * for the README: time from the kill to the first successful login, and the logins lost.
+ * for the README: time from the kill to the first successful login, and the logins lost. Then a
+ * planned switchover (SENTINEL FAILOVER, master alive) to the second replica is followed too.
  *
  *   npm run build && node --test dist/test/scale/sentinel-failover-proxy.test.js
  */
@@ -33,6 +34,8 @@ let alice: GeneratedKey;
 let upstreamDir: string;
 let knownHosts: string;
 let hostKeyLine: string;
+/** The master the first test killed. */
+let killedMaster = 0;
 
 before(async () => {
   tmp = await makeTempDir('pysftpproxy-sentinel-proxy-');
@@ -41,7 +44,7 @@ before(async () => {
   await writeFile(join(tmp.path, 'payload.txt'), 'one login\n');
   const upstreamKey = await generateKey(tmp.path, 'ed25519', 'proxy_upstream_key');
   alice = await generateKey(tmp.path, 'ed25519', 'alice');
-  [sentinels, sshd] = await Promise.all([startSentinels(), startSshd({ startDir: upstreamDir, authorizedKeys: [upstreamKey.publicLine] })]);
+  [sentinels, sshd] = await Promise.all([startSentinels({ replicas: 2 }), startSshd({ startDir: upstreamDir, authorizedKeys: [upstreamKey.publicLine] })]);
 
   const db = sentinels.client(1);
   await db.set(`pysftpproxy:pubkey:${alice.blobBase64}`, 'alice');
@@ -93,6 +96,9 @@ test('the master is killed: logins fail fast, work again on the new master withi
   const mark = proxy.logs().length;
   const killedAt = Date.now();
   const oldMaster = await sentinels.killMaster();
+  killedMaster = oldMaster;
+  let switchedAt = 0;
+  const switched = sentinels.waitForNewMaster(oldMaster).then(() => { switchedAt = Date.now(); });
   const attempts: Array<{ ok: boolean; ms: number; stderr: string }> = [];
   let recoveredAt = 0;
   // One login every LOGIN_EVERY_MS, as a steady stream of clients would try (a refusal takes ~20 ms).
@@ -104,7 +110,10 @@ test('the master is killed: logins fail fast, work again on the new master withi
     await sleep(Math.max(0, LOGIN_EVERY_MS - (Date.now() - started)));
   }
   const lost = attempts.filter((a) => !a.ok);
-  t.diagnostic(`failover: master killed -> first successful login ${recoveredAt ? recoveredAt - killedAt : 'never'} ms; ` +
+  await switched;
+  const backAt = Number(since(mark, (l) => l.msg === 'redis available again')[0]?.time);
+  t.diagnostic(`failover: master killed -> sentinels name the new master ${switchedAt - killedAt} ms -> proxy reconnected ` +
+    `${backAt - killedAt} ms -> first successful login ${recoveredAt ? recoveredAt - killedAt : 'never'} ms; ` +
     `one login tried every ${LOGIN_EVERY_MS} ms: ${lost.length} of ${attempts.length} refused, in ${Math.min(...lost.map((a) => a.ms))}-` +
     `${Math.max(...lost.map((a) => a.ms))} ms each`);
 
@@ -135,4 +144,40 @@ test('the master is killed: logins fail fast, work again on the new master withi
 
   // Neither password is ever logged.
   assert.ok(!proxy.output().includes(sentinels.password) && !proxy.output().includes(sentinels.sentinelPassword), 'a password was logged');
+});
+
+test('a planned switchover (SENTINEL FAILOVER, the old master alive) is followed the same way', async (t) => {
+  assert.ok(killedMaster, 'runs after the kill test');
+  const live = await openLiveSftp({ port: proxy.port, user: 'alice', keyPath: alice.privatePath, hostKeyLine });
+  const mark = proxy.logs().length;
+  const startedAt = Date.now();
+  let done: { from: number; to: number } | undefined;
+  const switching = sentinels.switchover().then((r) => { done = r; });
+  // Logins go on through the switch, until one succeeds after it.
+  const attempts: Array<{ ok: boolean; ms: number; after: boolean }> = [];
+  while (Date.now() - startedAt < RECOVERY_MS) {
+    const started = Date.now();
+    const after = done !== undefined;
+    const a = await login();
+    attempts.push({ ...a, after });
+    if (after && a.ok) break;
+    await sleep(Math.max(0, LOGIN_EVERY_MS - (Date.now() - started)));
+  }
+  await switching;
+  const lost = attempts.filter((a) => !a.ok);
+  t.diagnostic(`switchover: ${attempts.length} logins tried every ${LOGIN_EVERY_MS} ms while it ran, ${lost.length} refused` +
+    (lost.length ? ` (in ${Math.max(...lost.map((a) => a.ms))} ms at most)` : ''));
+  assert.ok(attempts.at(-1)?.after && attempts.at(-1)?.ok, `no login succeeded after the switchover within ${RECOVERY_MS} ms`);
+  for (const a of lost) assert.ok(a.ms < FAST_MS, `a refusal during the switchover took ${a.ms} ms`);
+  const changed = since(mark, (l) => l.msg === 'redis master changed');
+  assert.deepEqual(changed.map((l) => [l.from, l.to]), [[`127.0.0.1:${done!.from}`, `127.0.0.1:${done!.to}`]]);
+  assert.notEqual(done!.to, killedMaster);
+  // Moved once, at the sentinels' announcement (each of the three announces it): not bounced.
+  assert.equal(since(mark, (l) => l.msg === 'redis master switched by the sentinels: reconnecting').length, 1);
+  assert.ok(since(mark, (l) => l.msg === UNAVAILABLE).length <= 1, 'the switchover was logged as more than one outage');
+  assert.equal(live.closed, false, `the live session was closed: ${live.closeReason}`);
+  await live.writeFile('live-switchover.txt', 'switched\n');
+  assert.equal(readFileSync(join(upstreamDir, 'live-switchover.txt'), 'utf8'), 'switched\n');
+  live.end();
+  assert.equal(proxy.exited, false);
 });
