@@ -11,7 +11,12 @@ import {
 } from './harness/index.js';
 
 const temps: TempDir[] = [];
-after(async () => { for (const t of temps) await t.cleanup(); });
+/** Everything each demo started, killed here if a failed test left it behind. */
+const started = new Set<number>();
+after(async () => {
+  for (const pid of started) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  for (const t of temps) await t.cleanup();
+});
 
 interface Demo {
   child: ChildProcess;
@@ -46,6 +51,7 @@ async function startDemo(args: string[], users: string[], env: Record<string, st
   const listening = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg?: string; port?: number })
     .find((l) => l.msg === 'listening');
   assert.ok(listening?.port, `no listening line:\n${out}`);
+  for (const pid of descendants(child.pid!)) started.add(pid);
   return { child, cwd: tmp.path, out: () => out, lines, port: listening.port };
 }
 
@@ -68,8 +74,8 @@ function upstreamOf(demo: Demo, user: string): { label: string; kind: string; po
 
 /** SIGINT (Ctrl-C): the demo exits 0 and every process it started is gone, every port closed. */
 async function interruptAndCheck(demo: Demo, ports: number[], expectChildren: RegExp[]): Promise<void> {
-  const started = descendants(demo.child.pid!);
-  const commands = started.map((pid) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '); } catch { return ''; } });
+  const children = descendants(demo.child.pid!);
+  const commands = children.map((pid) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '); } catch { return ''; } });
   for (const want of expectChildren) assert.ok(commands.some((c) => want.test(c)), `no ${want} among the demo's processes: ${commands.join(' | ')}`);
   const exited = new Promise<number | null>((resolve) => demo.child.once('exit', (code) => resolve(code)));
   demo.child.kill('SIGINT');
@@ -77,7 +83,7 @@ async function interruptAndCheck(demo: Demo, ports: number[], expectChildren: Re
   const code = await exited;
   clearTimeout(timer);
   assert.equal(code, 0, `the demo did not stop cleanly on SIGINT:\n${demo.out()}`);
-  const left = started.filter((pid) => isAlive(pid));
+  const left = children.filter((pid) => isAlive(pid));
   assert.deepEqual(left, [], `still running after the demo stopped: ${left.join(', ')}`);
   for (const port of ports) assert.equal(await isPortOpen(port), false, `port ${port} still open`);
 }
@@ -132,10 +138,10 @@ test('npm run demo -- --local: local mode serving demo/files/demo as /', async (
 
 test('a SIGTERM stops the demo and its upstreams as Ctrl-C does', async () => {
   const demo = await startDemo([], ['alice', 'bob']);
-  const started = descendants(demo.child.pid!);
-  assert.ok(started.length >= 2, `the demo started no upstream processes:\n${demo.out()}`);
+  const children = descendants(demo.child.pid!);
+  assert.ok(children.length >= 2, `the demo started no upstream processes:\n${demo.out()}`);
   const exited = new Promise<number | null>((resolve) => demo.child.once('exit', (code) => resolve(code)));
   demo.child.kill('SIGTERM');
   assert.equal(await exited, 0);
-  assert.deepEqual(started.filter((pid) => isAlive(pid)), []);
+  assert.deepEqual(children.filter((pid) => isAlive(pid)), []);
 });

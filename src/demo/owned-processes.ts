@@ -14,9 +14,9 @@ export class OwnedProcesses {
 
   /** Spawn `cmd` with its output captured into `output()` (for error messages). */
   spawn(cmd: string, args: string[], opts: SpawnOptions = {}): { child: ChildProcess; output: () => string } {
-    // Its own process group: a Ctrl-C on the terminal reaches the demo only, which then stops
-    // its children in order (the proxy before its upstreams).
-    const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // In the demo's process group: a Ctrl-C on the terminal reaches them too, even if the demo
+    // itself were wedged.
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (text += d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (text += d));
@@ -40,13 +40,8 @@ export class OwnedProcesses {
     clearTimeout(timer);
   }
 
-  /** The whole process group: sshd's per-connection children included. */
   private signal(child: ChildProcess, sig: NodeJS.Signals): void {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    try {
-      process.kill(-child.pid, sig);
-    } catch {
-      try { child.kill(sig); } catch { /* already gone */ }
-    }
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try { child.kill(sig); } catch { /* already gone */ }
   }
 }
