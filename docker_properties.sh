@@ -41,6 +41,12 @@ export SFTPPROXY_REDIS_DB=1
 # export SFTPPROXY_REDIS_PASSWORD=change-me
 # Alternative to the four above: redis://[:password@]host:port/db
 # export SFTPPROXY_REDIS_URL=redis://redis:6379/1
+# Redis Sentinel instead of a fixed address: the sentinels name the master, and every connection
+# follows a failover (REDIS_HOST/PORT/URL are then not used; REDIS_DB and REDIS_PASSWORD are the master's).
+# export SFTPPROXY_REDIS_SENTINELS=sentinel-1:26379,sentinel-2:26379,sentinel-3:26379
+# export SFTPPROXY_REDIS_SENTINEL_NAME=pysftpproxy
+# The sentinels' own password (their requirepass), if they have one.
+# export SFTPPROXY_REDIS_SENTINEL_PASSWORD=change-me-too
 # Pub/sub channel on which `pysftpproxy users|keys` announce changes: user names in proxy mode
 # (default pysftpproxy:changes), solt user ids in local mode (default sftp_users). Leave it unset
 # unless the admin side and the servers agree on another name.

@@ -13,7 +13,7 @@ export function helpText(version: string): string {
     '      INI file with an [options] section; keys are the flag names (or the original solt_sftp names)',
   ];
   for (const o of OPTIONS) {
-    const placeholder: Partial<Record<string, string>> = { hostport: 'HOST:PORT', addresses: 'CIDR,...', list: 'A,B,...' };
+    const placeholder: Partial<Record<string, string>> = { hostport: 'HOST:PORT', hostports: 'HOST:PORT,...', addresses: 'CIDR,...', list: 'A,B,...' };
     const value = o.type === 'bool' ? '' : o.type === 'enum' && o.choices ? ` ${o.choices.join('|')}` : ` ${placeholder[o.type] ?? o.type.toUpperCase()}`;
     const aliases = o.iniAliases?.length ? `; in INI also ${o.iniAliases.join(', ')}` : '';
     lines.push(`  --${o.flag}${value} (${o.env})`);

@@ -69,8 +69,30 @@ function checkCombinations(c: Config): void {
   if (c.redisUrl) checkRedisUrl(c.redisUrl);
   const perms = parsePermissions(c.permissions);
   if (!perms.ok) throw new ConfigError(`--permissions ${JSON.stringify(c.permissions)}: ${JSON.stringify(perms.word)}: ${perms.problem}`);
+  checkSentinels(c);
   if (c.publickeyPath && !c.privatekeyPath) {
     throw new ConfigError('--publickey-path is set without --privatekey-path: set both, or neither to use a generated host key');
+  }
+}
+
+/** Sentinel mode needs its group name, and replaces (never mixes with) a fixed Redis address. */
+function checkSentinels(c: Config): void {
+  if (c.redisSentinels) {
+    if (c.redisUrl) {
+      throw new ConfigError('--redis-sentinels and --redis-url are both set: the sentinels name the master, so leave --redis-url ' +
+        'unset (the database is --redis-db, the master\'s password --redis-password)');
+    }
+    if (!c.redisSentinelName) {
+      throw new ConfigError('--redis-sentinels needs --redis-sentinel-name (SFTPPROXY_REDIS_SENTINEL_NAME): the master group name ' +
+        'of the sentinels\' "sentinel monitor NAME ..." line');
+    }
+    if (/[\s\x00-\x1f\x7f]/.test(c.redisSentinelName)) {
+      throw new ConfigError('--redis-sentinel-name must not contain spaces or control characters');
+    }
+    return;
+  }
+  for (const [key, flag] of [['redisSentinelName', 'redis-sentinel-name'], ['redisSentinelPassword', 'redis-sentinel-password']] as const) {
+    if (c[key]) throw new ConfigError(`--${flag} is set without --redis-sentinels: give the sentinels' HOST:PORT list, or unset it`);
   }
 }
 

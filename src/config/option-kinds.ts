@@ -2,7 +2,7 @@
 // raw text is read (parse-value.ts) and, through its type parameter, what TypeScript type the
 // value has in Config, so the table alone defines both the accepted input and the typed result.
 
-export type OptionType = 'string' | 'path' | 'port' | 'int' | 'seconds' | 'bool' | 'enum' | 'list' | 'addresses' | 'hostport';
+export type OptionType = 'string' | 'path' | 'port' | 'int' | 'seconds' | 'bool' | 'enum' | 'list' | 'addresses' | 'hostport' | 'hostports';
 
 /** What every option says about itself, whatever its kind. */
 export interface OptionCommon {
@@ -93,6 +93,9 @@ export interface HostPort {
   host: string;
   port: number;
 }
+
+/** Comma-separated `HOST:PORT` items, each with its port (e.g. Sentinel addresses). */
+export function hostPorts(o: Input<HostPort[]>): OptionDef<HostPort[], false> { return make('hostports', o) as OptionDef<HostPort[], false>; }
 
 /** The Config type a table of OptionDefs describes: fields without a default may be unset. */
 export type ConfigOf<T extends Record<string, OptionDef<unknown>>> =

@@ -1,7 +1,7 @@
 // The one table of options. The Config type, the defaults, flags, environment names, INI keys,
 // --help and docker_properties.sh (checked by a test) all derive from it: a new option is one
 // entry here plus its docs.
-import { addresses, bool, hostport, int, list, oneOf, path, port, seconds, str, type ConfigOf, type OptionDef } from './option-kinds.js';
+import { addresses, bool, hostport, hostPorts, int, list, oneOf, path, port, seconds, str, type ConfigOf, type OptionDef } from './option-kinds.js';
 import { DEFAULT_CIPHERS, DEFAULT_KEX, SUPPORTED_CIPHERS, SUPPORTED_KEX } from './ssh-algorithms.js';
 
 export type { OptionType } from './option-kinds.js';
@@ -35,7 +35,14 @@ const TABLE = {
   redisDb: int({ default: 1, min: 0, max: 1_000_000, env: 'SFTPPROXY_REDIS_DB', flag: 'redis-db',
     iniAliases: ['redis_db', 'redis_dbindex'], help: 'Redis database index' }),
   redisPassword: str({ env: 'SFTPPROXY_REDIS_PASSWORD', flag: 'redis-password', iniAliases: ['redis_password', 'redis_pass'],
-    help: 'Redis password (never logged)' }),
+    help: 'Redis password (never logged); with --redis-sentinels, the master\'s (and its replicas\')' }),
+  redisSentinels: hostPorts({ env: 'SFTPPROXY_REDIS_SENTINELS', flag: 'redis-sentinels', iniAliases: ['redis_sentinels'],
+    help: 'Redis Sentinel addresses HOST:PORT,...: the sentinels name the master, and every connection follows a failover; ' +
+      'instead of --redis-url/--redis-host/--redis-port, needs --redis-sentinel-name' }),
+  redisSentinelName: str({ env: 'SFTPPROXY_REDIS_SENTINEL_NAME', flag: 'redis-sentinel-name', iniAliases: ['redis_sentinel_name'],
+    help: 'the master group name the sentinels monitor (sentinel monitor NAME ...)' }),
+  redisSentinelPassword: str({ env: 'SFTPPROXY_REDIS_SENTINEL_PASSWORD', flag: 'redis-sentinel-password',
+    iniAliases: ['redis_sentinel_password'], help: 'password of the sentinels themselves (their requirepass; never logged)' }),
   // Two channels because the messages differ: solt's carries user ids, the proxy's user names.
   redisChannel: str({ default: (mode) => (mode === 'local' ? 'sftp_users' : 'pysftpproxy:changes'),
     defaultText: 'pysftpproxy:changes (local mode: sftp_users)', env: 'SFTPPROXY_REDIS_CHANNEL', flag: 'redis-channel', iniAliases: ['redis_channel'],

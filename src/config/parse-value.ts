@@ -8,6 +8,7 @@ import type { OptionSpec } from './options.js';
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
+const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]{1,253})):(\d{1,5})$/;
 
 export function expandPath(raw: string): string {
   const home = os.homedir();
@@ -17,7 +18,7 @@ export function expandPath(raw: string): string {
 }
 
 /** `source` names where the value came from, e.g. `SFTPPROXY_PORT` or `--port` or `[options] port in a.ini`. */
-export function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean | string[] | HostPort {
+export function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean | string[] | HostPort | HostPort[] {
   const bad = (expected: string): never => {
     throw new ConfigError(`${source}=${JSON.stringify(raw)} is not valid: expected ${expected}`);
   };
@@ -51,10 +52,22 @@ export function parseValue(spec: OptionSpec, raw: string, source: string): strin
       return items;
     }
     case 'hostport': {
-      const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
+      const m = HOST_PORT.exec(value);
       const port = m ? Number(m[3]) : NaN;
       if (!m || !(port >= 0 && port <= 65535)) bad('HOST:PORT, e.g. 127.0.0.1:9122 or [::1]:9122');
       return { host: m![1] ?? m![2]!, port };
+    }
+    case 'hostports': {
+      const items = value.split(',').map((v) => v.trim());
+      const expected = 'a comma-separated list of HOST:PORT (IPv6 as [ADDRESS]:PORT)';
+      if (items.every((v) => v === '')) bad(`${expected}; the list is empty`);
+      return items.map((item) => {
+        const m = HOST_PORT.exec(item);
+        if (!m) bad(`${expected}; ${JSON.stringify(item)} ${/:\d+$/.test(item) ? 'is not a host name or address' : 'has no port'}`);
+        const port = Number(m![3]);
+        if (port < 1 || port > 65535) bad(`${expected}; ${JSON.stringify(item)}: the port must be from 1 to 65535`);
+        return { host: m![1] ?? m![2]!, port };
+      });
     }
     case 'bool': {
       const v = value.toLowerCase();

@@ -10,3 +10,5 @@ export * from './sshd.js';
 export * from './sftp-cli.js';
 export * from './proxy-process.js';
 export * from './local-users.js';
+export * from './redis-sentinel.js';
+export * from './live-sftp.js';
