@@ -82,6 +82,11 @@ export SFTPPROXY_IDLE_TIMEOUT=900
 export SFTPPROXY_DRAIN_TIMEOUT=30
 # Permissions of users whose entry names none: *, read-only, or a list (list,download,upload,...).
 export SFTPPROXY_PERMISSIONS=*
+# Proxy mode: read the SFTP packets that pass (permissions, audit); off pipes them blind.
+export SFTPPROXY_SFTP_FILTER=on
+# Audit events (one per file operation) go to the log; also to this Redis stream when set.
+# export SFTPPROXY_AUDIT_STREAM=pysftpproxy:audit
+export SFTPPROXY_AUDIT_STREAM_MAXLEN=100000
 
 # --- Behind a load balancer, watched -----------------------------------------------------------
 # Balancers (addresses/CIDRs) that send a PROXY protocol v1/v2 header with the real client address.

@@ -14,6 +14,8 @@ import { AdminServer } from './ops/admin-server.js';
 import { createSharedState } from './ops/create-shared-state.js';
 import { Defender, type DefenderSettings } from './ops/defender.js';
 import { Metrics } from './ops/metrics.js';
+import { FanOutSink, LogAuditSink } from './audit/log-audit-sink.js';
+import { RedisStreamSink } from './audit/redis-stream-sink.js';
 import { parsePermissions } from './policy/permissions.js';
 import { createRedis, redisAddress, redisIsUp } from './redis/redis-connection.js';
 import { HostKeyVerifier } from './proxy/host-key-verifier.js';
@@ -58,7 +60,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = { 
   }
 
   const storeUsesRedis = config.store.startsWith('redis');
-  const usesRedis = storeUsesRedis || (config.mode === 'proxy' && config.upstreamHostkeys === 'tofu');
+  const usesRedis = storeUsesRedis || (config.mode === 'proxy' && config.upstreamHostkeys === 'tofu') || config.auditStream !== undefined;
   const whileDown = config.store === 'redis-solt' ? 'serving the last known users until it is back'
     : 'logins are refused until it is back';
   const redis: Redis | undefined = usesRedis ? createRedis(config, log, whileDown) : undefined;
@@ -73,7 +75,11 @@ export async function start(config: Config, log: Logger, opts: StartOptions = { 
 
   const shared = createSharedState(storeUsesRedis ? redis : undefined, opts.worker, log);
   const defender = new Defender(defenderSettings(config), shared.scores, shared.bans, log, metrics);
+  const logSink = new LogAuditSink(log);
+  const audit = config.auditStream && redis
+    ? new FanOutSink([logSink, new RedisStreamSink(redis, config.auditStream, config.auditStreamMaxlen, log)]) : logSink;
   const server = new SshServer({
+    inspect: config.mode === 'local' || config.sftpFilter === 'on', audit,
     hostKey, store, backend, log, metrics, counters: shared.counters, defender,
     settings: serverSettings(config), ciphers: config.ciphers, kex: config.kex,
   });

@@ -1,7 +1,6 @@
 // Local mode's backend: each sftp channel is served by our own SFTP server, confined to the
 // user's folder (src/sftp + src/local/confined-fs.ts). One HandleBudget for the process bounds
 // the descriptors each user's sessions hold, together.
-import type { Logger } from 'pino';
 import type { StoredUser } from '../auth/user-store.js';
 import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
 import type { HandleQuota } from '../sftp/server/handles.js';
@@ -32,7 +31,7 @@ export class LocalBackend implements Backend {
   connect(ctx: ConnectionContext): BackendConnection {
     const target = ctx.user.target;
     if (target.kind !== 'folder') throw new Error('local backend asked to serve an upstream user (refusal() let it in)');
-    return new LocalConnection(target.path, ctx.log, this.opts.maxHandles, this.budget.account(ctx.user.name));
+    return new LocalConnection(target.path, ctx, this.opts.maxHandles, this.budget.account(ctx.user.name));
   }
 
   async close(): Promise<void> {}
@@ -43,11 +42,13 @@ class LocalConnection implements BackendConnection {
   /** Bytes of the sessions that ended, so counters stay whole after they are forgotten. */
   private readonly ended: TransferCounters = { bytesUp: 0, bytesDown: 0 };
 
-  constructor(private readonly folder: string, private readonly log: Logger, private readonly maxHandles: number,
+  constructor(private readonly folder: string, private readonly ctx: ConnectionContext, private readonly maxHandles: number,
     private readonly handleQuota: HandleQuota) {}
 
   openSftp(channel: SftpChannel): void {
-    const session = serveFolder(channel, { root: this.folder, log: this.log, maxHandles: this.maxHandles, handleQuota: this.handleQuota });
+    const session = serveFolder(channel, {
+      root: this.folder, log: this.ctx.log, maxHandles: this.maxHandles, handleQuota: this.handleQuota, inspector: this.ctx.inspector?.(),
+    });
     this.sessions.add(session);
     void session.done.then(() => {
       this.sessions.delete(session);

@@ -46,14 +46,17 @@ export class UpstreamBackend implements Backend {
   connect(ctx: ConnectionContext): BackendConnection {
     const target = ctx.user.target;
     if (target.kind !== 'upstream') throw new Error('upstream backend asked to serve a folder user (refusal() let it in)');
-    return new UpstreamConnection(target.route, ctx.log, { ...this.opts, routeKeys: this.routeKeys });
+    return new UpstreamConnection(target.route, ctx, { ...this.opts, routeKeys: this.routeKeys });
   }
 
   async close(): Promise<void> {}
 }
 
 class UpstreamConnection implements BackendConnection {
-  readonly counters: TransferCounters = { bytesUp: 0, bytesDown: 0 };
+  /** Bytes of the sessions that ended, and the counters of those still open. */
+  private readonly ended: TransferCounters = { bytesUp: 0, bytesDown: 0 };
+  private readonly live = new Set<TransferCounters>();
+  private readonly log: Logger;
   private readonly ssh = new ssh2.Client();
   private readonly ready: Promise<void>;
   private readonly channels = new Set<SftpChannel>();
@@ -61,8 +64,9 @@ class UpstreamConnection implements BackendConnection {
   private connected = false;
   private readonly upstream: string;
 
-  constructor(private readonly route: Route, private readonly log: Logger,
+  constructor(private readonly route: Route, private readonly ctx: ConnectionContext,
       private readonly opts: UpstreamBackendOptions & { routeKeys: RouteKeyCache }) {
+    this.log = ctx.log;
     this.upstream = `${route.user}@${route.host}:${route.port}`;
     this.ready = this.dial();
     this.ready.catch(() => {}); // observed by openSftp; a client that never opens sftp must not crash us
@@ -158,7 +162,14 @@ class UpstreamConnection implements BackendConnection {
       const opened = (err: Error | undefined, up: ClientChannel): void => {
         if (err) return failWith(err.message, UNAVAILABLE, 'upstream refused the sftp subsystem');
         if (!this.channels.has(channel)) return void up.close(); // the client left meanwhile
-        pipeChannels(channel, up, this.counters, this.route.home);
+        const inspector = this.ctx.inspector?.({ home: this.route.home });
+        const counters = pipeChannels(channel, up, { inspector, home: this.route.home, log: this.log });
+        this.live.add(counters);
+        channel.once('close', () => {
+          this.live.delete(counters);
+          this.ended.bytesUp += counters.bytesUp;
+          this.ended.bytesDown += counters.bytesDown;
+        });
       };
       // ssh2 throws (synchronously) when the connection dropped after 'ready'.
       try {
@@ -167,6 +178,12 @@ class UpstreamConnection implements BackendConnection {
         failWith((err as Error).message, UNAVAILABLE);
       }
     }, (failure: UpstreamFailure) => this.fail(channel, failure));
+  }
+
+  get counters(): TransferCounters {
+    let { bytesUp, bytesDown } = this.ended;
+    for (const c of this.live) { bytesUp += c.bytesUp; bytesDown += c.bytesDown; }
+    return { bytesUp, bytesDown };
   }
 
   private fail(channel: SftpChannel, failure: UpstreamFailure): void {

@@ -3,6 +3,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AuthorizedUser, StoredUser } from '../auth/user-store.js';
+import type { SftpInspector } from '../sftp/inspection.js';
 
 /**
  * An accepted SFTP subsystem channel: a duplex byte stream plus the SSH channel extras.
@@ -16,6 +17,11 @@ export interface SftpChannel extends Duplex {
 
 export interface ConnectionContext {
   user: AuthorizedUser;
+  /**
+   * Makes each SFTP session's inspector (policy and audit; `home`: the proxy's start directory);
+   * undefined when inspection is off (--sftp-filter off: proxy mode pipes blind).
+   */
+  inspector: ((opts?: { home?: string }) => SftpInspector) | undefined;
   /** `ip:port` of the client. */
   remote: string;
   /** Child logger carrying {user, remote}. */

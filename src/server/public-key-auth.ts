@@ -50,6 +50,8 @@ export interface PublicKeyAuthOptions {
   onTooManyFailures: (failures: number) => void;
   /** Whether the client is still there (a decision arriving after its close is dropped). */
   isOpen: () => boolean;
+  /** Whether sessions are inspected; if not, only users with every permission can be served. */
+  inspecting: boolean;
 }
 
 /** Refusals that look like guessing (scored 2 by the defender) and like a wrong credential (1). */
@@ -123,6 +125,10 @@ export class PublicKeyAuth {
     if (!this.opts.isOpen()) return session.release();
     const stored = decision.user;
     const u: AuthorizedUser = { ...stored, policy: { permissions: stored.policy.permissions ?? settings.defaultPermissions } };
+    if (!this.opts.inspecting && formatPermissions(u.policy.permissions) !== '*') {
+      session.release();
+      return refuse('not-servable', 'the user has restricted permissions, which --sftp-filter off cannot enforce');
+    }
     const t = u.target;
     this.opts.log.info({ user, key, ...(t.kind === 'upstream' ? { upstream: `${t.route.user}@${t.route.host}:${t.route.port}` } : { folder: t.path }),
       permissions: formatPermissions(u.policy.permissions) }, 'login accepted');

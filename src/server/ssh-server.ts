@@ -14,6 +14,9 @@ import type { CounterStore } from '../ops/shared-state.js';
 import { AcceptGate, formatRemote, type Admitted, type GateLimits } from './accept-gate.js';
 import type { Backend, BackendConnection, SftpChannel } from './backend.js';
 import { IdleWatch } from './idle-watch.js';
+import type { AuditSink } from '../audit/audit-event.js';
+import { SessionAudit } from '../audit/session-audit.js';
+import { PolicyInspector } from '../policy/sftp-inspector.js';
 import { PublicKeyAuth, type AuthSettings } from './public-key-auth.js';
 
 /** What may change while running (SIGHUP). */
@@ -25,6 +28,9 @@ export interface ServerSettings extends GateLimits, AuthSettings {
 }
 
 export interface SshServerOptions {
+  /** Whether SFTP sessions are inspected (policy, audit); off only for a blind proxy (--sftp-filter off). */
+  inspect: boolean;
+  audit: AuditSink;
   hostKey: HostKey;
   store: UserStore;
   backend: Backend;
@@ -209,6 +215,7 @@ export class SshServer {
       metrics: this.opts.metrics,
       settings: () => this.settings,
       reserveSession: (user, limit) => this.opts.counters.acquire(`user:${user}`, limit),
+      inspecting: this.opts.inspect,
       isOpen: () => open,
       onTooManyFailures: (failures) => {
         this.opts.metrics.closedBy('max-auth-tries');
@@ -230,7 +237,19 @@ export class SshServer {
       this.opts.metrics.connectionState('authenticated', 1);
       log = log.child({ user: user.name });
       this.clients.set(client, { log });
-      backend = this.opts.backend.connect({ user, remote, log });
+      // The user's policy as this connection holds it: a change in the store applies to its
+      // next request (see revalidate()).
+      const live = { user, keyBlob: auth.outcome.keyBlob!, close: (why: string) => { log.info({ reason: why }, 'session revoked'); client.end(); } };
+      const sessionLog = log;
+      const inspector = this.opts.inspect
+        ? (o?: { home?: string }) => new PolicyInspector({
+          permissions: () => live.user.policy.permissions,
+          audit: new SessionAudit(this.opts.audit, { user: user.name, remote }, sessionLog),
+          log: sessionLog,
+          home: o?.home,
+        })
+        : undefined;
+      backend = this.opts.backend.connect({ user, remote, log, inspector });
       this.serveSessions(client, backend, log);
     });
 
@@ -254,7 +273,7 @@ export class SshServer {
   }
 
   private serveSessions(client: Connection, backend: BackendConnection, log: Logger): void {
-    const bytes = this.opts.metrics.track(backend.counters);
+    const bytes = this.opts.metrics.track({ get bytesUp() { return backend.counters.bytesUp; }, get bytesDown() { return backend.counters.bytesDown; } });
     client.once('close', () => bytes.ended());
     let sessions = 0;
     client.on('session', (accept, reject) => {

@@ -16,6 +16,7 @@ import {
 import type { Route, SessionContext } from './context.js';
 import { ROUTES } from './dispatch.js';
 import { PacketFramer } from '../protocol/framer.js';
+import type { InspectAction, SftpInspector } from '../inspection.js';
 import { FsRefusal, type SftpFileSystem } from './filesystem.js';
 import { HandleLimitError, HandleTable, type HandleQuota } from './handles.js';
 import { EXTENDED_ROUTES } from './ops-extended.js';
@@ -32,6 +33,8 @@ export interface SftpServerOptions {
    * aborted when the session ends, so long work in it (a path walk) can stop.
    */
   fs: (ended: AbortSignal) => SftpFileSystem;
+  /** Sees every request before it runs (may deny or change it) and every reply: policy and audit. */
+  inspector?: SftpInspector;
   /** pino child logger (already carries {user, remote}). */
   log: Logger;
   /** Default 256 open handles per session. */
@@ -117,12 +120,14 @@ class Session implements SftpServerSession {
   private readonly loggedOnce = new Set<string>();
   /** The folder's descriptor, drawn from opts.handleQuota while the session holds it. */
   private folderQuota: HandleQuota | undefined;
+  private readonly inspector: SftpInspector | undefined;
 
   constructor(
     private readonly stream: Duplex,
     opts: SftpServerOptions,
   ) {
     this.log = opts.log;
+    this.inspector = opts.inspector;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     // Below a few KiB even a path or a directory listing could not be sent: not a sane limit.
     const maxPacket = Math.max(opts.maxPacketBytes ?? DEFAULT_MAX_PACKET, 4 * PACKET_HEADROOM);
@@ -231,6 +236,43 @@ class Session implements SftpServerSession {
       this.protocolError({ type }, 'sftp request without id');
       return;
     }
+    const inspector = this.inspector;
+    if (!inspector) return this.dispatch(body);
+    const action = inspector.request(body, body.length);
+    if (action.kind !== 'probe') return this.apply(action, body);
+    // Whether the path exists decides (a user without "overwrite"): asked in order with the
+    // other requests, as one serial step with what follows from it.
+    this.inflightBytes += body.length;
+    this.scheduler.submit('serial', async () => {
+      const exists = await this.ctx!.fs.stat(action.path, false).then(() => true, () => false);
+      this.inflightBytes -= body.length;
+      const next = action.then(exists);
+      if (next.kind === 'probe') return; // a probe answers with what to do, never another probe
+      if (next.kind === 'reply') return this.send(next.packet);
+      const run = this.route(next.kind === 'replace' ? next.packet.subarray(4) : body);
+      if (run) await run.task();
+    });
+  }
+
+  private apply(action: Exclude<InspectAction, { kind: 'probe' }>, body: Buffer): void {
+    if (action.kind === 'reply') return this.send(action.packet);
+    this.dispatch(action.kind === 'replace' ? action.packet.subarray(4) : body);
+  }
+
+  /** Queue a request for its handler (serial or side by side, as its route says). */
+  private dispatch(body: Buffer): void {
+    const run = this.route(body);
+    if (!run) return;
+    this.inflightBytes += body.length;
+    this.scheduler.submit(run.kind, async () => {
+      await run.task();
+      this.inflightBytes -= body.length;
+    });
+  }
+
+  /** The handler for a request, ready to run; undefined when it was answered at once. */
+  private route(body: Buffer): { kind: Route['kind']; task: () => Promise<void> } | undefined {
+    const type = body[0]!;
     const id = body.readUInt32BE(1);
     const r = new PacketReader(body, 5);
     let route: Route | undefined;
@@ -240,7 +282,7 @@ class Session implements SftpServerSession {
         name = r.utf8();
       } catch {
         this.send(statusReply(id, FX.BAD_MESSAGE));
-        return;
+        return undefined;
       }
       route = EXTENDED_ROUTES.get(name);
     } else {
@@ -249,23 +291,24 @@ class Session implements SftpServerSession {
     if (route === undefined) {
       this.log.debug({ type }, 'unsupported sftp request');
       this.send(statusReply(id, FX.OP_UNSUPPORTED));
-      return;
+      return undefined;
     }
     const { handler } = route;
     const ctx = this.ctx!;
-    this.inflightBytes += body.length;
-    this.scheduler.submit(route.kind, async () => {
-      let reply: Buffer;
-      try {
-        reply = await handler(ctx, id, r);
-      } catch (err) {
-        this.logFailure(err, type);
-        const s = statusOf(err);
-        reply = statusReply(id, s.code, s.message);
-      }
-      this.inflightBytes -= body.length;
-      this.send(reply);
-    });
+    return {
+      kind: route.kind,
+      task: async () => {
+        let reply: Buffer;
+        try {
+          reply = await handler(ctx, id, r);
+        } catch (err) {
+          this.logFailure(err, type);
+          const s = statusOf(err);
+          reply = statusReply(id, s.code, s.message);
+        }
+        this.send(reply);
+      },
+    };
   }
 
   /**
@@ -302,6 +345,7 @@ class Session implements SftpServerSession {
 
   private send(buf: Buffer): void {
     if (!this.stream.writable) return;
+    this.inspector?.reply(buf.subarray(4));
     if (buf.length >= BATCH_BYTES) {
       this.flush();
       this.write(buf);
@@ -368,6 +412,7 @@ class Session implements SftpServerSession {
     }
     this.folderQuota?.give(1);
     this.folderQuota = undefined;
+    this.inspector?.end();
     this.flush();
     if (this.stream.writable) {
       (this.stream as Duplex & MaybeExitChannel).exit?.(this.exitStatus);
