@@ -13,7 +13,7 @@ import type { UserStore } from './user-store.js';
 export async function createStore(config: Config, log: Logger, redis: Redis | undefined): Promise<UserStore> {
   const name = config.store;
   if (name === 'redis') {
-    return new RedisPysftpproxyStore(redis!, { clientUser: config.clientUser, home: config.home }, log);
+    return new RedisPysftpproxyStore(redis!, { clientUser: config.clientUser, home: config.home }, log, config.redisChannel);
   }
   if (name === 'redis-solt') {
     return new RedisSoltStore(redis!, { sftpPath: config.sftpPath, channel: config.redisChannel }, log);

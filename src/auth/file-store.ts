@@ -28,7 +28,7 @@ import { parseStoredPermissions } from '../policy/permissions.js';
 import { describe, parseRoute, type RouteDefaults } from './parse-route.js';
 import { offeredKeyProblem, parsePublicKeyText } from './public-key-text.js';
 import { ensureAbsoluteFolder, ensureUserFolder, folderNameProblem } from './user-folder.js';
-import type { AuthDecision, ClientKey, Route, UserStore } from './user-store.js';
+import type { AuthDecision, ClientKey, Route, UserChange, UserStore } from './user-store.js';
 
 export interface FileStoreOptions {
   /** Parent of relative folders (config.sftpPath). */
@@ -233,7 +233,14 @@ export class FileStore implements UserStore {
     }
   }
 
+  private readonly listeners: Array<(c: UserChange) => void> = [];
+
+  onChange(listener: (c: UserChange) => void): void {
+    this.listeners.push(listener);
+  }
+
   private apply(text: string, users: Map<string, FileUser>): void {
+    const reload = this.lastText !== undefined;
     this.users = users;
     this.lastText = text;
     this.lastBadText = undefined;
@@ -244,6 +251,8 @@ export class FileStore implements UserStore {
           'bad permissions in the users file: this user\'s logins are refused');
       }
     }
+    // A reload may change anyone: every live session is checked again.
+    if (reload) for (const l of this.listeners) l({ kind: 'all' });
   }
 }
 

@@ -10,7 +10,7 @@ import { loginNameProblem, MAX_LOGIN_NAME } from './login-name.js';
 import { parseStoredPermissions } from '../policy/permissions.js';
 import { describe, parseRoute, type RouteDefaults } from './parse-route.js';
 import { offeredKeyProblem } from './public-key-text.js';
-import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserStore } from './user-store.js';
+import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserChange, type UserStore } from './user-store.js';
 
 export const PUBKEY_PREFIX = 'pysftpproxy:pubkey:';
 export const USER_PREFIX = 'pysftpproxy:user:';
@@ -31,10 +31,41 @@ type Reply = [Error | null, unknown];
 export class RedisPysftpproxyStore implements UserStore {
   readonly kind = 'redis-pysftpproxy';
 
-  constructor(private readonly redis: Redis, private readonly defaults: RouteDefaults, private readonly log: Logger) {}
+  private sub: Redis | undefined;
+  private readonly listeners: Array<(c: UserChange) => void> = [];
+
+  /** `channel`: where `pysftpproxy users|keys` publish the names of changed users. */
+  constructor(private readonly redis: Redis, private readonly defaults: RouteDefaults, private readonly log: Logger,
+      private readonly channel?: string) {}
 
   async start(): Promise<void> {
-    // Nothing to preload: every login reads Redis, so changes apply to the next login.
+    // Nothing to preload: every login reads Redis, so changes apply to the next login. Live
+    // sessions hear of changes on the channel, to be checked again (revocation).
+    if (!this.channel) return;
+    const sub = this.redis.duplicate({ autoResubscribe: false });
+    this.sub = sub;
+    let subscribedOnce = false;
+    sub.on('error', (err: Error) => this.log.debug({ role: 'subscriber', err: err.message }, 'redis subscriber error'));
+    sub.on('ready', () => {
+      sub.subscribe(this.channel!).then(() => {
+        // Messages published while we were away are lost: every live session is checked.
+        if (subscribedOnce) this.changed({ kind: 'all' });
+        subscribedOnce = true;
+      }, (err: Error) => this.log.warn({ channel: this.channel, err: err.message }, 'cannot subscribe to user changes'));
+    });
+    sub.on('message', (ch: string, message: string) => {
+      if (ch !== this.channel) return;
+      if (loginNameProblem(message)) return void this.log.debug({ channel: ch }, 'ignored user-change message: not a user name');
+      this.changed({ kind: 'users', names: [message] });
+    });
+  }
+
+  onChange(listener: (c: UserChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(c: UserChange): void {
+    for (const l of this.listeners) l(c);
   }
 
   async authorize(username: string, key: ClientKey): Promise<AuthDecision> {
@@ -92,7 +123,8 @@ export class RedisPysftpproxyStore implements UserStore {
   }
 
   async close(): Promise<void> {
-    // The connection is shared and closed by its owner (main.ts).
+    this.sub?.disconnect();
+    // The main connection is shared and closed by its owner (main.ts).
   }
 
   private async exec(m: ReturnType<Redis['multi']>): Promise<Reply[]> {

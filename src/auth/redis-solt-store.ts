@@ -32,7 +32,7 @@ import { parseSoltUser, type SoltUser } from './solt-parse-user.js';
 import { claimSoltFolder, SOLT_FOLDERS_KEY } from './solt-folder-claim.js';
 import { ensureUserFolder, folderNameCandidates, folderNameProblem, type FolderResult } from './user-folder.js';
 import { UnknownNameRereads } from './unknown-name-rereads.js';
-import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserStore } from './user-store.js';
+import { StoreUnavailableError, type AuthDecision, type ClientKey, type UserChange, type UserStore } from './user-store.js';
 
 // Re-exported: this module is where the schema is described.
 export { SOLT_FOLDERS_KEY, SOLT_USERS_KEY, SOLT_USER_PREFIX, soltKeysKey, soltUserKey };
@@ -341,6 +341,7 @@ export class RedisSoltStore implements UserStore {
     this.byId = byId;
     this.ignored = ignored;
     this.rebuildNames();
+    if (this.loaded) this.changed({ kind: 'all' });
     const notable = !this.loaded || this.failing || reason === 'redis reconnected';
     this.loaded = true;
     this.failing = false;
@@ -367,6 +368,7 @@ export class RedisSoltStore implements UserStore {
   }
 
   private async loadSome(ids: string[]): Promise<boolean> {
+    const names = new Set<string>();
     let raw: Map<string, RawUser>;
     try {
       raw = await this.fetch(ids, false);
@@ -378,6 +380,8 @@ export class RedisSoltStore implements UserStore {
     for (const [id, r] of raw) {
       const before = this.byId.get(id);
       const user = this.parseUser(id, r);
+      if (before) names.add(before.name);
+      if (user) names.add(user.name);
       if (user) {
         this.byId.set(id, user);
         this.ignored.delete(id);
@@ -397,7 +401,18 @@ export class RedisSoltStore implements UserStore {
       }
     }
     this.rebuildNames();
+    if (names.size > 0) this.changed({ kind: 'users', names: [...names] });
     return true;
+  }
+
+  private readonly listeners: Array<(c: UserChange) => void> = [];
+
+  onChange(listener: (c: UserChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(c: UserChange): void {
+    for (const l of this.listeners) l(c);
   }
 
   /** The user as stored, or undefined when it does not exist (or cannot be used at all); problems logged once. */

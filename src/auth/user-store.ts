@@ -64,7 +64,15 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
+/** What changed in a store: some users (by login name), or possibly anyone (a reload, a reconnect). */
+export type UserChange = { kind: 'users'; names: readonly string[] } | { kind: 'all' };
+
 export interface UserStore {
+  /**
+   * Called when users may have changed, so live sessions can be checked again (revocation).
+   * Stores that cannot tell (none so far) never call it.
+   */
+  onChange?(listener: (change: UserChange) => void): void;
   /** Human-readable kind for logs, e.g. "redis-pysftpproxy". */
   readonly kind: string;
   /** Load initial state / subscribe to changes. Must not throw when the store is down: log and retry. */

@@ -24,8 +24,8 @@ const MAX_USERNAME_BYTES = 256;
 export interface AuthOutcome {
   /** Set once a signed request was accepted (before ssh2 emits 'ready'). */
   user: AuthorizedUser | undefined;
-  /** The key the user logged in with (blob), for later re-checks (revocation). */
-  keyBlob: Buffer | undefined;
+  /** The key the user logged in with, for later re-checks (revocation). */
+  key: { algo: string; data: Buffer } | undefined;
   /** The user's place under --max-sessions-per-user, held until the connection closes. */
   session: Lease | undefined;
 }
@@ -59,7 +59,7 @@ const GUESSES: ReadonlySet<LoginRefusal> = new Set(['unknown-user', 'unknown-key
 const WRONG: ReadonlySet<LoginRefusal> = new Set(['wrong-key', 'bad-signature', 'inactive', 'method']);
 
 export class PublicKeyAuth {
-  readonly outcome: AuthOutcome = { user: undefined, keyBlob: undefined, session: undefined };
+  readonly outcome: AuthOutcome = { user: undefined, key: undefined, session: undefined };
   /** Refused attempts by kind, for the defender if the connection never logs in. */
   readonly tally = { unknown: 0, refused: 0 };
   private failures = 0;
@@ -135,7 +135,7 @@ export class PublicKeyAuth {
     this.opts.metrics.loginAccepted();
     // Before accepting: ssh2 may emit 'ready' inside accept().
     this.outcome.user = u;
-    this.outcome.keyBlob = ctx.key.data;
+    this.outcome.key = { algo: ctx.key.algo, data: ctx.key.data };
     this.outcome.session = session;
     ctx.accept();
   }

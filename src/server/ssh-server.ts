@@ -6,7 +6,9 @@ import net from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { HostKey } from '../keys/host-key.js';
-import type { UserStore } from '../auth/user-store.js';
+import pLimit from 'p-limit';
+import type { AuthorizedUser, ClientKey, UserChange, UserStore } from '../auth/user-store.js';
+import { formatPermissions } from '../policy/permissions.js';
 import { clientText } from '../log/client-text.js';
 import type { Defender } from '../ops/defender.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -47,6 +49,14 @@ export interface SshServerOptions {
 /** Session channels one connection may have open at once (OpenSSH's MaxSessions default). */
 const MAX_SESSIONS = 10;
 
+/** A logged-in connection, as revocation sees it. */
+interface LiveLogin {
+  user: AuthorizedUser;
+  key: ClientKey;
+  log: Logger;
+  revoke(reason: string): void;
+}
+
 interface AcceptedSocket {
   socket: net.Socket;
   admitted: Admitted;
@@ -68,8 +78,13 @@ export class SshServer {
   private settings: ServerSettings;
   private hostKey: HostKey;
   private listening = false;
+  /** Logged-in connections by user name, for revocation. */
+  private readonly live = new Map<string, Set<LiveLogin>>();
+  /** Re-checks run a few at a time: a reload re-checks every live session. */
+  private readonly recheckLimit = pLimit(8);
 
   constructor(private readonly opts: SshServerOptions) {
+    opts.store.onChange?.((change) => this.onStoreChange(change));
     this.settings = opts.settings;
     this.hostKey = opts.hostKey;
     this.gate = new AcceptGate(opts.settings, opts.counters, opts.defender, opts.metrics, opts.log);
@@ -238,9 +253,18 @@ export class SshServer {
       log = log.child({ user: user.name });
       this.clients.set(client, { log });
       // The user's policy as this connection holds it: a change in the store applies to its
-      // next request (see revalidate()).
-      const live = { user, keyBlob: auth.outcome.keyBlob!, close: (why: string) => { log.info({ reason: why }, 'session revoked'); client.end(); } };
+      // next request, a revocation ends it (see recheck()).
       const sessionLog = log;
+      const live: LiveLogin = {
+        user, key: auth.outcome.key!, log: sessionLog,
+        revoke: (reason) => {
+          this.opts.metrics.closedBy('revoked');
+          sessionLog.info({ reason }, 'session revoked');
+          client.end();
+        },
+      };
+      this.addLive(live);
+      client.once('close', () => this.removeLive(live));
       const inspector = this.opts.inspect
         ? (o?: { home?: string }) => new PolicyInspector({
           permissions: () => live.user.policy.permissions,
@@ -270,6 +294,49 @@ export class SshServer {
       const { bytesUp, bytesDown } = backend.counters;
       log.info({ bytesUp, bytesDown, durationMs: Date.now() - started }, 'session end');
     });
+  }
+
+  private addLive(l: LiveLogin): void {
+    let set = this.live.get(l.user.name);
+    if (!set) this.live.set(l.user.name, (set = new Set()));
+    set.add(l);
+  }
+
+  private removeLive(l: LiveLogin): void {
+    const set = this.live.get(l.user.name);
+    set?.delete(l);
+    if (set?.size === 0) this.live.delete(l.user.name);
+  }
+
+  /** The store says these users (or anyone) may have changed: check their live logins again. */
+  private onStoreChange(change: UserChange): void {
+    const logins = change.kind === 'all' ? [...this.live.values()].flatMap((s) => [...s]) : change.names.flatMap((n) => [...(this.live.get(n) ?? [])]);
+    for (const l of logins) void this.recheckLimit(() => this.recheck(l));
+  }
+
+  /**
+   * One live login asked about again, with the key it logged in with: no longer allowed (key
+   * removed, user gone or inactive) ends it; new permissions apply to its next request; a new
+   * route does not move it (its upstream stays; the next login takes the new one).
+   */
+  private async recheck(l: LiveLogin): Promise<void> {
+    let d;
+    try {
+      d = await this.opts.store.authorize(l.user.name, l.key);
+    } catch (err) {
+      return void l.log.warn({ err: (err as Error).message }, 'live session not re-checked: the user store is unavailable');
+    }
+    if (!d.ok) return l.revoke(d.reason);
+    const unservable = this.opts.backend.refusal(d.user, l.key.data);
+    if (unservable) return l.revoke(unservable);
+    const permissions = d.user.policy.permissions ?? this.settings.defaultPermissions;
+    if (formatPermissions(permissions) !== formatPermissions(l.user.policy.permissions)) {
+      l.log.info({ from: formatPermissions(l.user.policy.permissions), to: formatPermissions(permissions) }, 'permissions changed: the live session follows');
+    }
+    if (JSON.stringify(d.user.target) !== JSON.stringify(l.user.target)) {
+      l.log.info('route changed: this session keeps its upstream, new logins take the new one');
+    }
+    l.user = { ...l.user, policy: { permissions } };
   }
 
   private serveSessions(client: Connection, backend: BackendConnection, log: Logger): void {
