@@ -68,8 +68,11 @@ export interface LoginResult {
   error?: string;
 }
 
-/** Log in as `user` with `privateKey` over the connected `sock`, list `/`, and end. Never rejects. */
-export function loginOver(sock: net.Socket, user: string, privateKey: Buffer | string, timeoutMs = 10_000): Promise<LoginResult> {
+/**
+ * Log in as `user` with `privateKey` over the connected `sock`, list `/`, and end. Never rejects.
+ * With `hostKey` (a base64 key blob) any other host key is refused, as a client with known_hosts does.
+ */
+export function loginOver(sock: net.Socket, user: string, privateKey: Buffer | string, timeoutMs = 10_000, hostKey?: string): Promise<LoginResult> {
   return new Promise((resolve) => {
     const client = new ssh2.Client();
     let done = false;
@@ -93,18 +96,24 @@ export function loginOver(sock: net.Socket, user: string, privateKey: Buffer | s
         });
       });
     });
-    client.connect({ sock, username: user, privateKey, readyTimeout: timeoutMs, hostVerifier: () => true });
+    const hostVerifier = (key: Buffer): boolean => hostKey === undefined || key.toString('base64') === hostKey;
+    client.connect({ sock, username: user, privateKey, readyTimeout: timeoutMs, hostVerifier });
   });
 }
 
-/** Connect from `localAddress`, send `prefix` (split into `segments` pieces), then log in. */
+/** Connect from `localAddress`, send `prefix` (split into `segments` pieces), then log in. Never rejects. */
 export async function loginWithPrefix(port: number, opts: {
-  localAddress?: string; prefix?: Buffer; segments?: number; user: string; privateKey: Buffer | string;
+  localAddress?: string; prefix?: Buffer; segments?: number; user: string; privateKey: Buffer | string; hostKey?: string;
 }): Promise<LoginResult> {
-  const sock = await connectFrom(port, opts.localAddress);
-  sock.on('error', () => {});
-  if (opts.prefix) await writeSegments(sock, split(opts.prefix, opts.segments ?? 1));
-  return loginOver(sock, opts.user, opts.privateKey);
+  let sock: net.Socket;
+  try {
+    sock = await connectFrom(port, opts.localAddress);
+    sock.on('error', () => {});
+    if (opts.prefix) await writeSegments(sock, split(opts.prefix, opts.segments ?? 1));
+  } catch (err) {
+    return { ok: false, error: `connect: ${(err as Error).message}` };
+  }
+  return loginOver(sock, opts.user, opts.privateKey, 10_000, opts.hostKey);
 }
 
 /** `b` cut into `n` pieces of about equal size (the last one takes the rest). */
