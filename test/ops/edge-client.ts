@@ -133,3 +133,27 @@ export function closedWithin(sock: net.Socket, ms: number): Promise<boolean> {
     sock.resume();
   });
 }
+
+/**
+ * A connection from `localAddress` that never logs in: 'admitted' once the server's SSH banner
+ * arrives (then the client hangs up: a connection that never authenticated), 'closed' if the server
+ * closes it without a byte (refused at accept). `onOpen` gets the socket's local port.
+ */
+export function probe(port: number, localAddress: string, onOpen?: (localPort: number) => void, ms = 5000): Promise<'admitted' | 'closed' | 'timeout'> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port, localAddress });
+    let settled = false;
+    const done = (r: 'admitted' | 'closed' | 'timeout'): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done('timeout'), ms);
+    sock.on('error', () => {});
+    sock.once('connect', () => onOpen?.(sock.localPort!));
+    sock.on('data', (d: Buffer) => { if (d.toString('latin1').startsWith('SSH-')) done('admitted'); });
+    sock.once('close', () => done('closed'));
+  });
+}
