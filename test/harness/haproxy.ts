@@ -5,7 +5,7 @@
  * children). deployHaproxyConfig() turns the shipped deploy/haproxy.cfg into a runnable one on
  * loopback ports, so the file operators copy is the file tested.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -37,6 +37,9 @@ export interface HaproxyHandle {
   stop(): Promise<void>;
 }
 
+/** Debian installs it in /usr/sbin, which is not on every user's PATH. */
+const HAPROXY = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy';
+
 const running = new Set<number>();
 let exitHookInstalled = false;
 
@@ -62,9 +65,9 @@ export async function startHaproxy(dir: string, config: string): Promise<Haproxy
   const pidfile = /^\s*pidfile\s+(\S+)/m.exec(config)?.[1];
   const statsSocket = /^\s*stats socket\s+(\S+)/m.exec(config)?.[1];
   if (!pidfile || !statsSocket) throw new Error('startHaproxy: the config needs `pidfile` and `stats socket` in global');
-  const check = await execFileCollect('haproxy', ['-c', '-f', configPath], { timeoutMs: 10_000 });
+  const check = await execFileCollect(HAPROXY, ['-c', '-f', configPath], { timeoutMs: 10_000 });
   if (check.code !== 0) throw new Error(`haproxy -c refused the config (${check.code}):\n${check.stdout}${check.stderr}\n${config}`);
-  const started = await execFileCollect('haproxy', ['-D', '-f', configPath], { timeoutMs: 10_000 });
+  const started = await execFileCollect(HAPROXY, ['-D', '-f', configPath], { timeoutMs: 10_000 });
   if (started.code !== 0) throw new Error(`haproxy -D failed (${started.code}):\n${started.stdout}${started.stderr}`);
   let pid = 0;
   const deadline = Date.now() + 5000;
