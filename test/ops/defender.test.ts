@@ -231,6 +231,26 @@ describe('Redis: every instance sees the same bans, and they survive a restart',
       await b.proxy.stop();
     }
   });
+  test('Redis down: the defender fails open and says so once; with Redis back it bans again', { timeout: 60_000 }, async () => {
+    const inst = await startInstance(f, ['--defender-threshold', '2']);
+    try {
+      const since = inst.proxy.logs().length;
+      await redis.stop();
+      await inst.proxy.waitForLog((l) => String(l.msg).startsWith('redis unavailable'), 10_000, since);
+      for (let i = 0; i < 4; i++) assert.equal(await failOnce(inst.proxy, '127.0.0.6'), 'admitted', `connection ${i + 1} while Redis is down`);
+      const lines = inst.proxy.logs().slice(since);
+      assert.equal(lines.filter((l) => l.msg === 'brute-force defender: scores cannot be counted (store unavailable)').length, 1, 'said once');
+      assert.equal(lines.filter((l) => l.msg === 'brute-force bans: redis unavailable, not enforced until it is back').length, 1, 'said once');
+      assert.equal(bansLogged(inst.proxy, '127.0.0.6').length, 0);
+      await redis.start();
+      await inst.proxy.waitForLog((l) => l.msg === 'redis available again', 15_000, since);
+      for (let i = 0; i < 2; i++) assert.equal(await failOnce(inst.proxy, '127.0.0.6'), 'admitted');
+      await inst.proxy.waitForLog((l) => l.msg === BANNED && l['ip'] === '127.0.0.6');
+      assert.equal(await failOnce(inst.proxy, '127.0.0.6'), 'closed');
+    } finally {
+      await inst.proxy.stop();
+    }
+  });
 });
 
 describe('--workers 2 without Redis: the primary holds the bans for both workers', () => {
