@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import {
-  localUserSetup, makeTempDir, startProxy, type LocalUserSetup, type LogLine, type ProxyHandle, type TempDir,
+  execFileCollect, localUserSetup, makeTempDir, startProxy, type LocalUserSetup, type LogLine, type ProxyHandle, type TempDir,
 } from '../harness/index.js';
 import {
   closedWithin, connectFrom, loginOver, loginWithPrefix, split, v1Header, v2Header, writeSegments,
@@ -76,6 +76,28 @@ describe('a balancer listed in --proxy-protocol-from', () => {
   test('v1 TCP6', async () => {
     const { accepted } = await proxiedLogin(v1Header('2001:db8:0:0:0:0:0:9', 1234, '::1', 22));
     assert.equal(accepted['remote'], '[2001:db8::9]:1234');
+  });
+
+  test('paramiko over the same socket after a v2 header', async () => {
+    // paramiko.Transport(sock) on a socket that sent the header first, as FIELD-NOTES describe.
+    const script = [
+      'import socket, sys, paramiko',
+      'port, header, keyfile, user = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), sys.argv[3], sys.argv[4]',
+      `s = socket.create_connection(('127.0.0.1', port), source_address=('${BALANCER}', 0))`,
+      's.sendall(header)',
+      't = paramiko.Transport(s)',
+      't.start_client(timeout=10)',
+      't.auth_publickey(user, paramiko.Ed25519Key.from_private_key_file(keyfile))',
+      'sftp = paramiko.SFTPClient.from_transport(t)',
+      'print("listed", sftp.listdir("/"), s.getsockname()[1])',
+      't.close()',
+    ].join('\n');
+    const header = v2Header({ src: '203.0.113.13', srcPort: 40000, dstPort: proxy.port }).toString('hex');
+    const r = await execFileCollect('/usr/bin/python3', ['-c', script, String(proxy.port), header, setup.key.privatePath, setup.name], { timeoutMs: 20_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const via = Number(/^listed \[\] (\d+)$/m.exec(r.stdout)?.[1]);
+    const accepted = await proxy.waitForLog((l) => l.msg === 'login accepted' && l['via'] === `${BALANCER}:${via}`);
+    assert.equal(accepted['remote'], '203.0.113.13:40000');
   });
 
   test('v2 LOCAL (a balancer\'s own connection) and v1 UNKNOWN: the socket\'s address applies', async () => {
