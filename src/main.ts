@@ -186,7 +186,9 @@ export function serverSettings(c: Config): ServerSettings {
 export function defenderSettings(c: Config): DefenderSettings {
   return {
     enabled: c.defender === 'on', windowSeconds: c.defenderWindow, threshold: c.defenderThreshold, banSeconds: c.defenderBanTime,
-    allow: AddressList.parse(c.defenderAllow),
+    // A balancer's own connections (health checks: PROXY v2 LOCAL) never log in; banning it would
+    // take the instance out of its pool. The clients it speaks for are scored by their addresses.
+    allow: AddressList.parse([...c.defenderAllow, ...c.proxyProtocolFrom]),
   };
 }
 

@@ -24,7 +24,10 @@ export type ProxyHeader =
   | { kind: 'proxied'; client: PeerAddress }
   /** A header that names no client (v2 LOCAL, e.g. a health check; v1 UNKNOWN): the socket's own address applies. */
   | { kind: 'local' }
-  | { kind: 'error'; problem: string };
+  | { kind: 'error'; fault: HeaderFault; problem: string };
+
+/** What was wrong, from a small fixed set (log throttling and metrics key on it; `problem` says more). */
+export type HeaderFault = 'timeout' | 'closed' | 'not-proxy' | 'too-long' | 'malformed';
 
 /** Wait up to `timeoutMs` for a whole header on `socket`; the bytes after it stay readable. */
 export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<ProxyHeader> {
@@ -41,13 +44,13 @@ export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<
       if (rest && rest.length > 0) socket.unshift(rest);
       resolve(result);
     };
-    const timer = setTimeout(() => finish({ kind: 'error', problem: `no PROXY header within ${timeoutMs} ms` }), timeoutMs);
-    const onEnd = (): void => finish({ kind: 'error', problem: 'closed before a whole PROXY header arrived' });
+    const timer = setTimeout(() => finish({ kind: 'error', fault: 'timeout', problem: `no PROXY header within ${timeoutMs} ms` }), timeoutMs);
+    const onEnd = (): void => finish({ kind: 'error', fault: 'closed', problem: 'closed before a whole PROXY header arrived' });
     const onData = (chunk: Buffer): void => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       const framed = frame(buffered);
       if (framed === 'more') return;
-      if ('problem' in framed) return finish({ kind: 'error', problem: framed.problem });
+      if ('problem' in framed) return finish({ kind: 'error', ...framed });
       finish(parse(framed.header, framed.version), buffered.subarray(framed.header.length));
     };
     socket.on('data', onData);
@@ -55,23 +58,24 @@ export function readProxyHeader(socket: net.Socket, timeoutMs: number): Promise<
   });
 }
 
-type Framed = 'more' | { problem: string } | { header: Buffer; version: 1 | 2 };
+type Framed = 'more' | { fault: HeaderFault; problem: string } | { header: Buffer; version: 1 | 2 };
 
 /** How many bytes the header takes, once there are enough to tell. */
 function frame(b: Buffer): Framed {
   const sig = b.subarray(0, Math.min(b.length, V2_SIGNATURE.length));
   if (V2_SIGNATURE.subarray(0, sig.length).equals(sig)) {
     if (b.length < 16) return 'more';
-    if ((b[12]! & 0xf0) !== 0x20) return { problem: `PROXY v2 header with version ${b[12]! >> 4}` };
+    if ((b[12]! & 0xf0) !== 0x20) return { fault: 'malformed', problem: `PROXY v2 header with version ${b[12]! >> 4}` };
     const total = 16 + b.readUInt16BE(14);
-    if (total > V2_MAX) return { problem: `PROXY v2 header of ${total} bytes (at most ${V2_MAX})` };
+    if (total > V2_MAX) return { fault: 'too-long', problem: `PROXY v2 header of ${total} bytes (at most ${V2_MAX})` };
     return b.length < total ? 'more' : { header: b.subarray(0, total), version: 2 };
   }
   const prefix = b.subarray(0, Math.min(b.length, V1_PREFIX.length));
-  if (!V1_PREFIX.subarray(0, prefix.length).equals(prefix)) return { problem: 'the connection does not start with a PROXY header' };
+  if (!V1_PREFIX.subarray(0, prefix.length).equals(prefix)) return { fault: 'not-proxy', problem: 'the connection does not start with a PROXY header' };
   const end = b.indexOf('\r\n');
-  if (end === -1) return b.length >= V1_MAX ? { problem: `PROXY v1 line longer than ${V1_MAX} bytes` } : 'more';
-  if (end + 2 > V1_MAX) return { problem: `PROXY v1 line longer than ${V1_MAX} bytes` };
+  const tooLong = { fault: 'too-long', problem: `PROXY v1 line longer than ${V1_MAX} bytes` } as const;
+  if (end === -1) return b.length >= V1_MAX ? tooLong : 'more';
+  if (end + 2 > V1_MAX) return tooLong;
   return { header: b.subarray(0, end + 2), version: 1 };
 }
 
@@ -79,7 +83,7 @@ function parse(header: Buffer, version: 1 | 2): ProxyHeader {
   try {
     return version === 1 ? parseV1(header.toString('latin1')) : parseV2(header);
   } catch (err) {
-    return { kind: 'error', problem: `malformed PROXY v${version} header (${(err as { message?: string }).message ?? String(err)})` };
+    return { kind: 'error', fault: 'malformed', problem: `malformed PROXY v${version} header (${(err as { message?: string }).message ?? String(err)})` };
   }
 }
 
@@ -104,7 +108,7 @@ function parseV2(header: Buffer): ProxyHeader {
 
 function checked(ip: string, port: number, kind: 'ipv4' | 'ipv6'): ProxyHeader {
   const valid = kind === 'ipv4' ? ipaddr.IPv4.isValidFourPartDecimal(ip) : ipaddr.IPv6.isValid(ip);
-  if (!valid) return { kind: 'error', problem: `PROXY header names an invalid ${kind} address` };
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return { kind: 'error', problem: 'PROXY header names an invalid port' };
+  if (!valid) return { kind: 'error', fault: 'malformed', problem: `PROXY header names an invalid ${kind} address` };
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return { kind: 'error', fault: 'malformed', problem: 'PROXY header names an invalid port' };
   return { kind: 'proxied', client: { ip: ipaddr.process(ip).toString(), port } };
 }

@@ -4,10 +4,11 @@
 //   GET /healthz   200 while the process serves
 //   GET /readyz    200 when listening and the user store answers; 503 with the reason otherwise
 //                  (Redis down, draining, not listening yet)
-//   GET /bans, DELETE /bans/<address>   the defender's bans (what `pysftpproxy bans` uses when
+//   GET /bans, DELETE /bans/<address or IPv6 /64>   the defender's bans (what `pysftpproxy bans` uses when
 //                  they live in the server's memory)
 import http from 'node:http';
 import type { Logger } from 'pino';
+import { parseBanTarget } from './ban-key.js';
 import type { BanStore } from './shared-state.js';
 
 export interface AdminSources {
@@ -76,7 +77,14 @@ export class AdminServer {
     }
     if (path.startsWith('/bans/') && req.method === 'DELETE') {
       if (!bans) return send(res, 404, 'the defender is off\n');
-      const ip = decodeURIComponent(path.slice('/bans/'.length));
+      let target: string | undefined;
+      try {
+        target = parseBanTarget(decodeURIComponent(path.slice('/bans/'.length)));
+      } catch {
+        target = undefined; // a malformed %-escape
+      }
+      if (!target) return send(res, 400, 'not an IP address (nor an IPv6 /64)\n');
+      const ip = target; // an IPv6 client's ban is its /64's, whichever of its addresses was named
       const lifted = await bans.lift(ip);
       if (lifted) this.log.info({ ip }, 'ban lifted (admin endpoint)');
       return send(res, lifted ? 200 : 404, lifted ? 'lifted\n' : 'not banned\n');

@@ -9,10 +9,10 @@
 // windowed, atomic counting for each of our three kinds of shared state); bans are our own
 // records (shared-state.ts), so they can be listed and lifted (`pysftpproxy bans`). IPv6 clients
 // are scored and banned by their /64: one host controls a whole /64.
-import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { AddressList } from '../net/address-list.js';
+import type { AddressList } from '../net/address-list.js';
+import { banKey } from './ban-key.js';
 import type { Metrics } from './metrics.js';
 import type { BanRecord, BanStore } from './shared-state.js';
 
@@ -53,15 +53,9 @@ export class Defender {
     return s.enabled ? this.makeLimiter(`pysftpproxy:defender:${s.threshold}:${s.windowSeconds}`, s.threshold - 1, s.windowSeconds) : undefined;
   }
 
-  /** The key an address is scored and banned under. */
+  /** The key an address is scored and banned under (see ban-key.ts). */
   static keyOf(ip: string): string {
-    try {
-      const a = ipaddr.process(ip);
-      if (a.kind() === 'ipv6') return `${ipaddr.IPv6.networkAddressFromCIDR(`${a.toString()}/64`).toString()}/64`;
-      return a.toString();
-    } catch {
-      return ip;
-    }
+    return banKey(ip);
   }
 
   private exempt(ip: string): boolean {

@@ -60,7 +60,11 @@ export class Metrics {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
-    if (cluster.isWorker) client.AggregatorRegistry.setRegistries([this.registry]);
+    if (cluster.isWorker) {
+      // prom-client answers the primary's scrape only once an AggregatorRegistry exists in the worker.
+      new client.AggregatorRegistry();
+      client.AggregatorRegistry.setRegistries([this.registry]);
+    }
     const metrics = this;
     let reportedUp = 0;
     let reportedDown = 0;

@@ -86,7 +86,10 @@ export class AcceptGate {
       const header = await readProxyHeader(socket, PROXY_HEADER_TIMEOUT_MS);
       const via = `${peer.ip}:${peer.port}`;
       if (header.kind === 'error') {
-        return refuse('proxy-header', { via, problem: header.problem }, 'connection closed: bad or missing PROXY header from a --proxy-protocol-from address');
+        // Throttled per kind of fault: a balancer sending garbage is one line per interval, but a
+        // timeout does not hide a malformed header from the operator.
+        return refuse('proxy-header', { via, problem: header.problem }, 'connection closed: bad or missing PROXY header from a --proxy-protocol-from address',
+          `proxy-header:${peer.ip}:${header.fault}`);
       }
       if (header.kind === 'proxied') client = { ...header.client, via };
       else client = { ...peer, via };
