@@ -55,7 +55,11 @@ interface LiveLogin {
   key: ClientKey;
   log: Logger;
   revoke(reason: string): void;
+  /** A re-check to try again (the store did not answer). */
+  retry?: NodeJS.Timeout;
 }
+
+const RECHECK_RETRY_MS = 2000;
 
 interface AcceptedSocket {
   socket: net.Socket;
@@ -303,6 +307,7 @@ export class SshServer {
   }
 
   private removeLive(l: LiveLogin): void {
+    clearTimeout(l.retry);
     const set = this.live.get(l.user.name);
     set?.delete(l);
     if (set?.size === 0) this.live.delete(l.user.name);
@@ -324,7 +329,17 @@ export class SshServer {
     try {
       d = await this.opts.store.authorize(l.user.name, l.key);
     } catch (err) {
-      return void l.log.warn({ err: (err as Error).message }, 'live session not re-checked: the user store is unavailable');
+      // Right after a reconnect the store may not answer yet: ask again shortly, for as long as
+      // the session lives (one retry pending per session at a time).
+      if (!l.retry) {
+        l.log.warn({ err: (err as Error).message }, 'live session not re-checked: the user store is unavailable; retrying');
+        l.retry = setTimeout(() => {
+          l.retry = undefined;
+          if (this.live.get(l.user.name)?.has(l)) void this.recheckLimit(() => this.recheck(l));
+        }, RECHECK_RETRY_MS);
+        l.retry.unref();
+      }
+      return;
     }
     if (!d.ok) return l.revoke(d.reason);
     const unservable = this.opts.backend.refusal(d.user, l.key.data);

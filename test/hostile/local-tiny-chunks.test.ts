@@ -36,6 +36,7 @@ describe('a packet trickled in one byte per SSH message (product, local mode)', 
     }
     await sleep(1000);
     const grownMiB = (rssKiB(p.proxy.pid) - baseline) / 1024;
-    assert.ok(grownMiB < 25, `RSS grew by ${grownMiB.toFixed(1)} MiB for ${SESSIONS * BYTES} bytes sent`);
+    // 11-12 MiB on a quiet machine; GC lags on a loaded one (26 MiB seen), and before the fix it was 79-81.
+    assert.ok(grownMiB < 40, `RSS grew by ${grownMiB.toFixed(1)} MiB for ${SESSIONS * BYTES} bytes sent`);
   });
 });
