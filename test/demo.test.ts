@@ -105,6 +105,12 @@ test('npm run demo: two users routed by their keys to two OpenSSH upstreams, as 
 
   await follow(demo, 'bob', ['ls', 'get README.txt bob-readme.txt']);
   assert.match(fs.readFileSync(path.join(demo.cwd, 'bob-readme.txt'), 'utf8'), /upstream B/);
+  // bob is read-only: the proxy refuses his writes, as the demo says.
+  const refused = await follow(demo, 'bob', ['-put from-alice.txt bob-upload.txt', '-mkdir bobdir']);
+  assert.match(refused, /put from-alice\.txt/);
+  assert.equal(fs.existsSync(path.join(b.files, 'bob-upload.txt')), false, 'bob\'s put reached upstream B');
+  assert.equal(fs.existsSync(path.join(b.files, 'bobdir')), false, 'bob\'s mkdir reached upstream B');
+  assert.match(demo.out(), /"audit"/, 'the demo says where the audit lines are');
   const users = JSON.parse(fs.readFileSync(path.join(demo.cwd, 'demo/proxy/users.json'), 'utf8')) as { users: Record<string, { permissions?: string }> };
   assert.equal(users.users['bob']?.permissions, 'read-only');
 

@@ -114,9 +114,11 @@ function printInstructions(port: number, users: readonly DemoUser[], knownHosts:
   lines.push(
     '',
     'Try: `put` a file as alice and find it under upstream A\'s folder above; `ls` as bob lists upstream B\'s.',
-    'bob is "read-only": his route says so, and once per-user permissions are enforced his `put`, `rm` and `mkdir` are refused.',
+    'bob is "read-only": his `get` works, his `put`, `rm` and `mkdir` get "Permission denied" from the proxy itself',
+    '(the upstream never sees them).',
     'In the log: "login accepted" names the user, the key\'s fingerprint, the upstream the login was routed to and the',
-    'permissions; then "upstream connected" (ms to reach it) and, when the client leaves, "session end" (bytes each way).',
+    'permissions; then "upstream connected" (ms to reach it); an "audit" line per file operation (event upload, download,',
+    'remove, rename, mkdir, ..., or denied, with the path, bytes and ms); and "session end" (file bytes each way).',
     'Ctrl-C stops the proxy and everything it started.',
     '',
   );
