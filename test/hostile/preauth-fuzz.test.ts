@@ -12,22 +12,11 @@ import ssh2 from 'ssh2';
 import { startLocalTarget, type LocalTarget } from '../clients/fixtures/local-target.js';
 import { startProxyTarget, type ProxyTarget } from '../clients/fixtures/proxy-target.js';
 import { download, openSftp, sha256, upload } from '../faults/helpers.js';
+import { rng } from '../sftp/fuzz-packets.js';
 import { blob, MALFORMED_BLOBS, offerKeys, type Offer } from './auth-client.js';
 
 const BUDGET_MS = Number(process.env['FUZZ_MS'] ?? 6000);
 const CONCURRENCY = 8;
-
-/** Small deterministic PRNG (mulberry32), so a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seeds: Array<{ algo: string; blob: Buffer }> = [
   ...(['ed25519', ['ecdsa', 256], ['ecdsa', 384], ['ecdsa', 521], ['rsa', 1024], ['rsa', 2048]] as const).map((spec) => {
@@ -86,7 +75,7 @@ for (const mode of ['proxy', 'local'] as const) {
     test(`random and mutated USERAUTH requests for ${BUDGET_MS} ms`, { timeout: BUDGET_MS + 60_000 }, async (t) => {
       const seed = Number(process.env['FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
       t.diagnostic(`FUZZ_SEED=${seed}`);
-      const rand = prng(seed);
+      const rand = rng(seed);
       const live = await openSftp(target);
       let connections = 0;
       const deadline = Date.now() + BUDGET_MS;
