@@ -110,12 +110,15 @@ export async function runRegressScript(script: string, opts: RunOptions): Promis
 
 /**
  * test-exec.sh starts its sshd as a daemon (it leaves our process tree) and stops it itself at
- * the end; a run we had to kill leaves it behind, named in OBJ/pidfile.
+ * the end; a run we had to kill leaves it behind, named in OBJ/pidfile. The pid is only taken
+ * for ours while it runs sshd with this OBJ's config (a stale file may name a reused pid).
  */
 async function stopLeftSshd(obj: string): Promise<void> {
-  const pidText = await readFile(join(obj, 'pidfile'), 'utf8').catch(() => '');
-  const pid = Number(pidText.trim());
-  if (Number.isInteger(pid) && pid > 1 && isAlive(pid)) signalTree(pid, 'SIGKILL');
+  const pid = Number((await readFile(join(obj, 'pidfile'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 1 || !isAlive(pid)) return;
+  // sshd rewrites its title: "sshd: /usr/sbin/sshd -f OBJ/sshd_config ... [listener] ...".
+  const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ');
+  if (cmdline.includes('sshd') && cmdline.includes(` -f ${join(obj, 'sshd_config')} `)) signalTree(pid, 'SIGKILL');
 }
 
 type TraceResult = Pick<ScriptRun, 'checks' | 'setupFailures' | 'fatal' | 'skipped'>;
