@@ -20,9 +20,9 @@
  * - Checks are read from the shell's trace of test-exec.sh's `verbose` and `fail` calls
  *   (regress-run.ts) and compared by name (compare-runs.ts).
  *
- * `npm test` runs every script but sftp.sh (30-60 s together, mostly the ~80 logins of
- * sftp-perm.sh through two SSH legs); sftp.sh moves a 474 KiB file in requests as small as 5
- * bytes (45-60 s more): `npm run test:regress` runs all of them, PYSFTPPROXY_REGRESS=sftp,sftp-perm
+ * `npm test` runs every script but sftp.sh (65-80 s together on 2 cores at load 7-9, mostly the
+ * ~80 logins of sftp-perm.sh through two SSH legs); sftp.sh moves a 474 KiB file in requests as
+ * small as 5 bytes (45-65 s more): `npm run test:regress` runs all of them, PYSFTPPROXY_REGRESS=sftp,sftp-perm
  * the ones it names. Direct and proxied runs of a script go side by side; scripts one by one (the
  * proxied runs share the route of the suite's user and the upstream's flags file).
  */
