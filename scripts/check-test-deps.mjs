@@ -11,6 +11,8 @@ const found = (t) => [t.startsWith('/') ? t : null, ...dirs.map((d) => `${d}/${t
   try { accessSync(p, constants.X_OK); return true; } catch { return false; }
 });
 const missing = tools.filter((t) => !found(t));
+// OpenSSH's regression suite (test/regress), which has no command on the PATH.
+try { accessSync('/usr/lib/openssh/regress/test-exec.sh', constants.R_OK); } catch { missing.push('openssh-tests'); }
 for (const mod of ['paramiko', 'asyncssh']) {
   try { execFileSync('/usr/bin/python3', ['-c', `import ${mod}`], { stdio: 'ignore' }); } catch { missing.push(`python3-${mod}`); }
 }
