@@ -68,7 +68,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = { 
   }
   const metrics = new Metrics();
   const store = await createStore(config, log, redis);
-  const backend = createBackend(config, log, redis);
+  const backend = createBackend(config, log, redis, metrics);
   await store.start();
 
   const shared = createSharedState(storeUsesRedis ? redis : undefined, opts.worker, log);
@@ -184,13 +184,13 @@ export function defenderSettings(c: Config): DefenderSettings {
   };
 }
 
-function createBackend(config: Config, log: Logger, redis: Redis | undefined): Backend {
+function createBackend(config: Config, log: Logger, redis: Redis | undefined, metrics: Metrics): Backend {
   if (config.mode === 'local') return createLocalBackend(config, log);
   if (config.upstreamHostkeys === 'off') log.warn('upstream host keys are not checked (--upstream-hostkeys off): a man in the middle would go unnoticed');
   const clientKey = loadClientKey(config.clientKeyPath);
   log.info({ fingerprint: clientKey.fingerprint, path: clientKey.path }, 'upstream client key loaded');
   const verifier = new HostKeyVerifier(config.upstreamHostkeys, redis, config.knownHosts);
-  return new UpstreamBackend({ clientKey, verifier, connectTimeout: config.connectTimeout });
+  return new UpstreamBackend({ clientKey, verifier, connectTimeout: config.connectTimeout, observer: metrics });
 }
 
 function createLocalBackend(config: Config, log: Logger): LocalBackend {

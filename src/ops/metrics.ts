@@ -60,6 +60,11 @@ export class Metrics {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
+    // prom-client also exports these three totals as gauges named *_total, which promtool (and
+    // Prometheus' naming rules) refuse for a non-counter; sum() over the per-type gauges gives them.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
     if (cluster.isWorker) client.AggregatorRegistry.setRegistries([this.registry]);
     const metrics = this;
     let reportedUp = 0;

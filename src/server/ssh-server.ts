@@ -254,7 +254,12 @@ export class SshServer {
   }
 
   private serveSessions(client: Connection, backend: BackendConnection, log: Logger): void {
-    const bytes = this.opts.metrics.track(backend.counters);
+    // Read through the backend each time: local mode's counters are a sum made at each read, so
+    // the object it returns once would stay at zero.
+    const bytes = this.opts.metrics.track({
+      get bytesUp() { return backend.counters.bytesUp; },
+      get bytesDown() { return backend.counters.bytesDown; },
+    });
     client.once('close', () => bytes.ended());
     let sessions = 0;
     client.on('session', (accept, reject) => {

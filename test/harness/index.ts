@@ -10,3 +10,4 @@ export * from './sshd.js';
 export * from './sftp-cli.js';
 export * from './proxy-process.js';
 export * from './local-users.js';
+export * from './admin-endpoint.js';
