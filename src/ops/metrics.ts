@@ -65,7 +65,12 @@ export class Metrics {
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
       this.registry.removeSingleMetric(name);
     }
-    if (cluster.isWorker) client.AggregatorRegistry.setRegistries([this.registry]);
+    if (cluster.isWorker) {
+      // A worker answers the primary's scrape requests only once an AggregatorRegistry exists in
+      // it (prom-client adds its IPC listener in the constructor); it then serves our registry.
+      new client.AggregatorRegistry();
+      client.AggregatorRegistry.setRegistries([this.registry]);
+    }
     const metrics = this;
     let reportedUp = 0;
     let reportedDown = 0;
