@@ -13,7 +13,7 @@ import type { Metrics } from '../ops/metrics.js';
 import type { CounterStore } from '../ops/shared-state.js';
 import { AcceptGate, formatRemote, type Admitted, type GateLimits } from './accept-gate.js';
 import type { Backend, BackendConnection, SftpChannel } from './backend.js';
-import { IdleWatch } from './idle-watch.js';
+import { IdleWatch, type IdleEntry } from './idle-watch.js';
 import { PublicKeyAuth, type AuthSettings } from './public-key-auth.js';
 
 /** What may change while running (SIGHUP). */
@@ -40,6 +40,12 @@ export interface SshServerOptions {
 
 /** Session channels one connection may have open at once (OpenSSH's MaxSessions default). */
 const MAX_SESSIONS = 10;
+
+/**
+ * A client answers our CHANNEL_CLOSE at once; one that does not (ssh2's own SFTP client never
+ * does) would keep the channel, and what serves it, open for ever: its connection is closed.
+ */
+const CLOSE_ACK_MS = 2000;
 
 interface AcceptedSocket {
   socket: net.Socket;
@@ -261,6 +267,16 @@ export class SshServer {
       get bytesDown() { return backend.counters.bytesDown; },
     });
     client.once('close', () => bytes.ended());
+    // A logged-in connection with no SFTP session open is unused: it is closed after the idle
+    // timeout too, from its login or from the end of its last session.
+    let sftpOpen = 0;
+    const whenUnused = (): IdleEntry => this.idle.entry((idleMs) => {
+      this.opts.metrics.closedBy('idle-timeout');
+      log.info({ idleSeconds: Math.round(idleMs / 1000), idleTimeout: this.settings.idleTimeout }, 'connection closed: idle timeout, no session open');
+      client.end();
+    });
+    let unused: IdleEntry | undefined = whenUnused();
+    client.once('close', () => unused?.stop());
     let sessions = 0;
     client.on('session', (accept, reject) => {
       if (sessions >= MAX_SESSIONS) {
@@ -281,14 +297,25 @@ export class SshServer {
         const channel = acceptSub() as unknown as SftpChannel | undefined;
         if (!channel) return void log.info('subsystem request on a session that has one or is closing: ignored');
         this.opts.metrics.sessionOpened();
-        channel.once('close', () => this.opts.metrics.sessionClosed());
-        if (this.settings.idleTimeout > 0) {
-          this.idle.watch(channel, (idleMs) => {
-            this.opts.metrics.closedBy('idle-timeout');
-            log.info({ idleSeconds: Math.round(idleMs / 1000), idleTimeout: this.settings.idleTimeout }, 'session closed: idle timeout');
-            channel.close();
-          });
-        }
+        sftpOpen++;
+        unused?.stop();
+        unused = undefined;
+        channel.once('close', () => {
+          this.opts.metrics.sessionClosed();
+          if (--sftpOpen === 0 && this.clients.has(client)) unused = whenUnused();
+        });
+        // Watched whatever the timeout is now: a SIGHUP may set one.
+        this.idle.watch(channel, (idleMs) => {
+          this.opts.metrics.closedBy('idle-timeout');
+          log.info({ idleSeconds: Math.round(idleMs / 1000), idleTimeout: this.settings.idleTimeout }, 'session closed: idle timeout');
+          channel.close();
+          const ack = setTimeout(() => {
+            log.info({ waitedMs: CLOSE_ACK_MS }, 'the client did not confirm the session close: connection closed');
+            client.end();
+          }, CLOSE_ACK_MS);
+          ack.unref();
+          channel.once('close', () => clearTimeout(ack));
+        });
         backend.openSftp(channel);
       });
       // Other session requests (env, signal, ...) have no listener: ssh2 refuses them itself.
