@@ -47,6 +47,12 @@ const MAX_SESSIONS = 10;
  */
 const CLOSE_ACK_MS = 2000;
 
+/**
+ * Ending a connection sends our goodbye and FIN, but the socket is only gone once the peer
+ * closes its side too; one that never does would hold it (and a drain) for ever. Destroyed after this.
+ */
+const HANG_UP_MS = 2000;
+
 interface AcceptedSocket {
   socket: net.Socket;
   admitted: Admitted;
@@ -60,14 +66,17 @@ export class SshServer {
   /** Serves new connections; on a host key change a new one takes over, old connections stay on theirs. */
   private ssh: ssh2.Server;
   private readonly tcp: net.Server;
-  private readonly clients = new Map<Connection, { log: Logger }>();
+  private readonly clients = new Map<Connection, { log: Logger; socket: net.Socket }>();
   /** Sockets accepted whose SSH identification ssh2 has not read yet, by socket address:port. */
   private readonly accepted = new Map<string, AcceptedSocket>();
   private readonly gate: AcceptGate;
   private readonly idle: IdleWatch;
+  /** Every socket from accept to close (a drain closes those not logged in, whatever step they are at). */
+  private readonly sockets = new Set<net.Socket>();
   private settings: ServerSettings;
   private hostKey: HostKey;
   private listening = false;
+  private draining = false;
 
   constructor(private readonly opts: SshServerOptions) {
     this.settings = opts.settings;
@@ -107,6 +116,8 @@ export class SshServer {
 
   private onSocket(socket: net.Socket): void {
     socket.on('error', () => {}); // a reset before ssh2 takes the socket must not be unhandled
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     this.opts.metrics.connection();
     const started = Date.now();
     const key = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -122,6 +133,10 @@ export class SshServer {
     socket.once('close', () => clearTimeout(grace));
     this.gate.admit(socket).then((admitted) => {
       if (!admitted) return clearTimeout(grace);
+      if (this.draining) { // the drain began while the gate decided
+        admitted.release();
+        return void socket.destroy();
+      }
       this.opts.metrics.connectionState('startup', 1);
       const { client } = admitted;
       const log = this.opts.log.child({ remote: formatRemote(client), ...(client.via ? { via: client.via } : {}) });
@@ -167,26 +182,36 @@ export class SshServer {
    * log line each. Resolves when every connection is gone.
    */
   async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
     this.gate.drain();
     this.listening = false;
     const closed = new Promise<void>((r) => this.tcp.close(() => r()));
-    for (const { socket } of this.accepted.values()) socket.destroy();
-    for (const [client, { log }] of this.clients) {
-      if (!(client as Connection & { authenticated?: boolean }).authenticated) {
-        log.info('connection closed: the server is draining');
-        client.end();
-      }
+    const loggedIn = new Set<net.Socket>();
+    for (const [client, { log, socket }] of this.clients) {
+      if ((client as Connection & { authenticated?: boolean }).authenticated) loggedIn.add(socket);
+      else log.info('connection closed: the server is draining');
     }
+    // Not logged in, at any step (PROXY header, the gate, SSH handshake, authentication): closed now.
+    for (const socket of this.sockets) if (!loggedIn.has(socket)) socket.destroy();
     const deadline = Date.now() + timeoutMs;
     while (this.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const [client, { log }] of this.clients) {
       this.opts.metrics.closedBy('drain-timeout');
       log.info({ drainTimeoutSeconds: Math.round(timeoutMs / 1000) }, 'connection closed: drain timeout');
-      client.end();
+      this.hangUp(client);
     }
-    const gone = Date.now() + 2000;
-    while (this.clients.size > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+    // hangUp destroys what its peers do not close; the listener's close waits for every socket.
     await closed;
+  }
+
+  /** End `client`'s connection, and destroy its socket if the peer has not closed it soon after. */
+  private hangUp(client: Connection): void {
+    const socket = this.clients.get(client)?.socket;
+    client.end();
+    if (!socket || socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), HANG_UP_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   }
 
   /** Close everything now. */
@@ -203,7 +228,7 @@ export class SshServer {
     const { started, grace, admitted } = conn;
     let log = conn.log;
     const remote = formatRemote(admitted.client);
-    this.clients.set(client, { log });
+    this.clients.set(client, { log, socket: conn.socket });
     let open = true;
     let loggedIn = false;
     let backend: BackendConnection | undefined;
@@ -219,7 +244,7 @@ export class SshServer {
       onTooManyFailures: (failures) => {
         this.opts.metrics.closedBy('max-auth-tries');
         log.info({ failures, max: this.settings.maxAuthTries }, 'too many authentication failures: connection closed');
-        client.end();
+        this.hangUp(client);
       },
     });
     client.on('authentication', (ctx) => auth.handle(ctx));
@@ -229,13 +254,13 @@ export class SshServer {
       const user = auth.outcome.user;
       // ssh2 can emit 'ready' after the client already left (its close raced the store's answer):
       // nothing may be dialed or opened for a client that is gone.
-      if (!open || !user) return void client.end();
+      if (!open || !user) return void this.hangUp(client);
       loggedIn = true;
       admitted.ticket.authenticated();
       this.endStartup(conn, auth, true);
       this.opts.metrics.connectionState('authenticated', 1);
       log = log.child({ user: user.name });
-      this.clients.set(client, { log });
+      this.clients.set(client, { log, socket: conn.socket });
       backend = this.opts.backend.connect({ user, remote, log });
       this.serveSessions(client, backend, log);
     });
@@ -273,7 +298,7 @@ export class SshServer {
     const whenUnused = (): IdleEntry => this.idle.entry((idleMs) => {
       this.opts.metrics.closedBy('idle-timeout');
       log.info({ idleSeconds: Math.round(idleMs / 1000), idleTimeout: this.settings.idleTimeout }, 'connection closed: idle timeout, no session open');
-      client.end();
+      this.hangUp(client);
     });
     let unused: IdleEntry | undefined = whenUnused();
     client.once('close', () => unused?.stop());
@@ -311,7 +336,7 @@ export class SshServer {
           channel.close();
           const ack = setTimeout(() => {
             log.info({ waitedMs: CLOSE_ACK_MS }, 'the client did not confirm the session close: connection closed');
-            client.end();
+            this.hangUp(client);
           }, CLOSE_ACK_MS);
           ack.unref();
           channel.once('close', () => clearTimeout(ack));

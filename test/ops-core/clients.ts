@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import { trackChild } from '../harness/index.js';
 
@@ -19,6 +20,8 @@ export interface LoginTarget {
   localAddress?: string;
   /** ssh2 keepalive@openssh.com requests every this many ms. */
   keepaliveInterval?: number;
+  /** A stream to speak SSH over instead of a new TCP connection (see stubbornSocket). */
+  sock?: Duplex;
 }
 
 /** An ssh2 client logged in (resolves), or the reason it was not (rejects). */
@@ -32,7 +35,7 @@ export function sshLogin(t: LoginTarget): Promise<ssh2.Client> {
     client.once('error', (err) => reject(err));
     client.once('close', () => reject(new Error('closed before ready')));
     client.connect({
-      host: '127.0.0.1', port: t.port, username: t.user, privateKey: readFileSync(t.keyPath), localAddress: t.localAddress,
+      host: '127.0.0.1', port: t.port, username: t.user, privateKey: readFileSync(t.keyPath), localAddress: t.localAddress, sock: t.sock,
       readyTimeout: 10_000, keepaliveInterval: t.keepaliveInterval ?? 0, hostVerifier: (k: Buffer) => k.equals(t.hostKey),
     });
   });
@@ -127,4 +130,22 @@ export class LiveSftp {
   kill(): void {
     this.child.kill('SIGKILL');
   }
+}
+
+/**
+ * A TCP connection whose owner never closes it: the server's FIN is ignored (allowHalfOpen) and
+ * so are the client's own end() and destroy() calls, made through `stream`. What a hostile or
+ * broken peer does; `release()` really closes it.
+ */
+export function stubbornSocket(port: number, localAddress?: string): { stream: Duplex; socket: net.Socket; release(): void } {
+  const sock = net.connect({ host: '127.0.0.1', port, localAddress, allowHalfOpen: true });
+  sock.on('error', () => {});
+  const stream = new Duplex({
+    read() { sock.resume(); },
+    write(chunk: Buffer, _enc, cb) { if (sock.writable) sock.write(chunk, () => cb()); else cb(); },
+    final(cb) { cb(); }, // ignored: the socket stays open
+    destroy(_err, cb) { cb(null); }, // ignored too
+  });
+  sock.on('data', (d: Buffer) => { if (!stream.push(d)) sock.pause(); });
+  return { stream, socket: sock, release: () => sock.destroy() };
 }
