@@ -32,8 +32,12 @@ export interface Running {
   metrics: Metrics;
   /** Stop accepting, let sessions go on for up to `timeoutMs`, then close them and everything else. */
   drain(timeoutMs: number): Promise<void>;
-  /** Apply the live options of `config` (see the option table's `live`) and its host key. */
-  apply(config: Config): void;
+  /**
+   * Apply the live options of `config` (see the option table's `live`) and its host key, all or
+   * nothing: throws, having changed nothing, if any of them cannot be used. The log level is the
+   * caller's to set (after it logged the reload). Says whether the host key changed.
+   */
+  apply(config: Config): { hostKey?: string };
   stop(): Promise<void>;
 }
 
@@ -132,10 +136,13 @@ export async function start(config: Config, log: Logger, opts: StartOptions = { 
       await closeRest();
     },
     apply(next) {
-      server.setSettings(serverSettings(next));
-      defender.setSettings(defenderSettings(next));
-      server.setHostKey(loadHostKey(next));
-      log.level = next.logLevel;
+      // Everything that can fail first, so that a bad key or value changes nothing.
+      const key = loadHostKey(next);
+      const settings = serverSettings(next);
+      const defence = defenderSettings(next);
+      server.setSettings(settings);
+      defender.setSettings(defence);
+      return server.setHostKey(key) ? { hostKey: key.fingerprint } : {};
     },
     async stop() {
       await server.close();

@@ -26,13 +26,21 @@ export async function serve(argv: readonly string[], config: Config, log: Logger
   process.on('SIGHUP', () => {
     const r = reloadConfig(argv, current);
     if (!r.ok) return void log.error({ problem: r.error }, 'configuration not reloaded: keeping the running one');
+    let applied: { hostKey?: string };
     try {
-      running.apply(r.config);
+      applied = running.apply(r.config);
     } catch (err) {
       return void log.error({ problem: (err as Error).message }, 'configuration not reloaded: keeping the running one');
     }
     current = r.config;
-    log.info({ changed: r.changed, needsRestart: r.needsRestart.length ? r.needsRestart : undefined }, 'configuration reloaded');
+    // The line is logged at the more verbose of the two levels: a level raised to warn must not
+    // hide the line that says so, nor one lowered from warn the line that says that.
+    const level = current.logLevel;
+    if (log.levels.values[level]! <= log.levels.values[log.level]!) log.level = level;
+    log.info({ changed: [...r.changed, ...(applied.hostKey ? ['host key'] : [])], hostKey: applied.hostKey,
+      needsRestart: r.needsRestart.length ? r.needsRestart : undefined },
+    r.needsRestart.length ? 'configuration reloaded; the options in needsRestart take effect at the next start' : 'configuration reloaded');
+    log.level = level;
   });
 
   let stopping = false;

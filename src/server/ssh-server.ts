@@ -107,11 +107,12 @@ export class SshServer {
     this.idle.setTimeout(settings.idleTimeout * 1000);
   }
 
-  /** New connections see `key`; connections already open keep the key they were shown. */
-  setHostKey(key: HostKey): void {
-    if (key.fingerprint === this.hostKey.fingerprint) return;
+  /** New connections see `key`; connections already open keep the key they were shown. True if it changed. */
+  setHostKey(key: HostKey): boolean {
+    if (key.fingerprint === this.hostKey.fingerprint) return false;
     this.hostKey = key;
     this.ssh = this.newSshServer(key);
+    return true;
   }
 
   private onSocket(socket: net.Socket): void {
