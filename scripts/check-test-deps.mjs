@@ -4,7 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 
-const tools = ['/usr/sbin/sshd', 'sftp', 'ssh-keygen', 'redis-server', 'psftp', 'puttygen', 'lftp', 'curl', 'rclone', 'sshfs', 'fusermount3'];
+const tools = ['/usr/sbin/sshd', 'sftp', 'ssh-keygen', 'redis-server', 'psftp', 'puttygen', 'lftp', 'curl', 'rclone', 'sshfs', 'fusermount3',
+  'promtool'];
 const dirs = (process.env.PATH ?? '').split(':');
 const found = (t) => [t.startsWith('/') ? t : null, ...dirs.map((d) => `${d}/${t}`)].some((p) => {
   if (!p) return false;

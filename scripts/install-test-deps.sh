@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests drive for real: upstream sshd and clients, redis, every SFTP client in
-# the compatibility matrix, and the toolchain that builds ssh2's native crypto binding at npm ci.
+# the compatibility matrix, promtool (from prometheus) to check /metrics, and the toolchain that
+# builds ssh2's native crypto binding at npm ci.
 # Used by .ci/run; run it yourself (as root or with sudo) before `npm test` on a fresh machine.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -8,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   openssh-server openssh-client redis-server \
-  putty-tools lftp curl rclone sshfs fuse3 python3-paramiko python3-asyncssh \
+  putty-tools lftp curl rclone sshfs fuse3 python3-paramiko python3-asyncssh prometheus \
   g++ make python3 ca-certificates >/dev/null
 # sshd wants its privilege-separation directory; Debian creates it only when the service runs.
 $SUDO mkdir -p /run/sshd
