@@ -1,6 +1,7 @@
 // One serving process (alone, or a --workers worker): start, drop privileges, then live by the
 // signals: SIGTERM/SIGINT drain (stop accepting, let transfers finish for --drain-timeout, exit
-// 0); SIGHUP takes a new configuration (and the logger reopens --logfile, see logger.ts).
+// 0); SIGHUP takes a new configuration (and the logger reopens --logfile, see logger.ts); one that
+// came during the start is taken once it serves (sighup.ts).
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from '../config/options.js';
@@ -8,6 +9,7 @@ import { start, type Running } from '../main.js';
 import { dropPrivileges } from './drop-privileges.js';
 import { writePidfile } from './pidfile.js';
 import { reloadConfig } from './reload.js';
+import { onSighup, sighupReady } from './sighup.js';
 
 /** Message a worker sends its primary when its readiness changes (the primary's /readyz). */
 export const READY_TAG = 'pysftpproxy:ready';
@@ -23,7 +25,7 @@ export async function serve(argv: readonly string[], config: Config, log: Logger
   if (worker) reportReadiness(running);
 
   let current = config;
-  process.on('SIGHUP', () => {
+  onSighup(() => {
     const r = reloadConfig(argv, current);
     if (!r.ok) return void log.error({ problem: r.error }, 'configuration not reloaded: keeping the running one');
     let applied: { hostKey?: string };
@@ -56,6 +58,7 @@ export async function serve(argv: readonly string[], config: Config, log: Logger
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  sighupReady(); // a SIGHUP held during the start is a reload now
 }
 
 function reportReadiness(running: Running): void {

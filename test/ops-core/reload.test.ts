@@ -11,9 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type ssh2 from 'ssh2';
+import { spawn } from 'node:child_process';
 import {
-  adminPort, generateKey, makeTempDir, parsePublicLine, runSftp, scrapeUntil, startProxy, writeKnownHosts,
-  type GeneratedKey, type LogLine, type ProxyHandle, type TempDir,
+  adminPort, generateKey, localUserSetup, makeTempDir, parsePublicLine, PROXY_BIN, proxyEnv, runSftp, scrapeUntil, startProxy, stopChild,
+  trackChild, writeKnownHosts, type GeneratedKey, type LogLine, type ProxyHandle, type TempDir,
 } from '../harness/index.js';
 import { eventually } from '../proxy/stack.js';
 import { offerKeys } from '../hostile/auth-client.js';
@@ -214,4 +215,46 @@ describe('SIGHUP reload under --workers 2', () => {
     assert.deepEqual(accepted.map((l) => l['worker']).sort(), [1, 2], 'the two logins were on different workers');
     for (const l of accepted) assert.equal(l['permissions'], 'list,download', `worker ${String(l['worker'])} gave the new permissions`);
   });
+});
+
+describe('a SIGHUP while the server is still starting', () => {
+  for (const workers of [1, 2]) {
+    test(`--workers ${workers}: it does not end the process; it is a reload once the server serves`, async () => {
+      const tmp = await makeTempDir('ops-reload-early-');
+      try {
+        const setup = await localUserSetup(tmp.path);
+        const config = join(tmp.path, 'pysftpproxy.ini');
+        await writeFile(config, '[options]\nmax-sessions-per-user = 3\n');
+        const child = spawn(process.execPath, [PROXY_BIN, ...setup.args, '--config', config, '--workers', String(workers)],
+          { env: proxyEnv({ SFTPPROXY_LOG_PRETTY: 'false' }), stdio: ['ignore', 'pipe', 'pipe'] });
+        trackChild(child, 'proxy-early-hup');
+        const lines: LogLine[] = [];
+        let signalled = false;
+        child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          for (const l of d.split('\n')) if (l.startsWith('{')) lines.push(JSON.parse(l) as LogLine);
+          // The first line is the host key, logged as start() begins: the listener is not up yet.
+          if (!signalled && lines.length > 0) {
+            signalled = true;
+            child.kill('SIGHUP');
+          }
+        });
+        try {
+          const reloaded = await eventually(() => lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('configuration ')).length >= workers
+            || child.exitCode !== null || child.signalCode !== null, 15_000);
+          assert.ok(reloaded, 'no reload line within 15 s');
+          assert.equal(child.signalCode, null, `the process was ended by ${child.signalCode}`);
+          assert.equal(child.exitCode, null);
+          const at = lines.findIndex((l) => typeof l.msg === 'string' && l.msg.startsWith('configuration '));
+          const listening = lines.findIndex((l) => l.msg === 'listening');
+          assert.ok(listening >= 0 && listening < at, 'the reload came once the server listened');
+          assert.equal(lines[at]!.msg, 'configuration reloaded');
+          assert.equal(lines.filter((l) => l.msg === 'worker died: starting a new one').length, 0);
+        } finally {
+          assert.equal(await stopChild(child), 0);
+        }
+      } finally {
+        await tmp.cleanup();
+      }
+    });
+  }
 });
