@@ -76,7 +76,8 @@ export SFTPPROXY_MAX_CONNECTIONS_PER_IP=0
 export SFTPPROXY_MAX_CONNECTIONS=0
 # Logged-in connections per user (0: unlimited), across workers and instances.
 export SFTPPROXY_MAX_SESSIONS_PER_USER=0
-# Seconds without SFTP traffic before a session is closed (0: never).
+# Seconds without SFTP traffic before a session is closed, and a logged-in connection with no
+# session (0: never).
 export SFTPPROXY_IDLE_TIMEOUT=900
 # On SIGTERM: seconds live transfers may go on before they are closed.
 export SFTPPROXY_DRAIN_TIMEOUT=30

@@ -1,5 +1,7 @@
 // Command-line entry: configuration errors are one line and exit 2; no stack traces for operators.
 // `pysftpproxy users|keys ...` (src/admin/commands.ts) manage the store; anything else runs the server.
+// First: SIGHUP is held from here on, so one during the start cannot kill the process.
+import { releaseSighup } from './runtime/sighup.js';
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import { ADMIN_COMMANDS, adminCommand } from './admin/commands.js';
@@ -31,6 +33,7 @@ async function run(): Promise<void> {
   const argv = process.argv.slice(2);
   const admin = adminCommand(argv[0]);
   if (admin) {
+    releaseSighup();
     process.exitCode = await admin.run(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
     return;
   }

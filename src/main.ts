@@ -34,8 +34,12 @@ export interface Running {
   metrics: Metrics;
   /** Stop accepting, let sessions go on for up to `timeoutMs`, then close them and everything else. */
   drain(timeoutMs: number): Promise<void>;
-  /** Apply the live options of `config` (see the option table's `live`) and its host key. */
-  apply(config: Config): void;
+  /**
+   * Apply the live options of `config` (see the option table's `live`) and its host key, all or
+   * nothing: throws, having changed nothing, if any of them cannot be used. The log level is the
+   * caller's to set (after it logged the reload). Says whether the host key changed.
+   */
+  apply(config: Config): { hostKey?: string };
   stop(): Promise<void>;
 }
 
@@ -70,7 +74,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = { 
   }
   const metrics = new Metrics();
   const store = await createStore(config, log, redis);
-  const backend = createBackend(config, log, redis);
+  const backend = createBackend(config, log, redis, metrics);
   await store.start();
 
   const shared = createSharedState(storeUsesRedis ? redis : undefined, opts.worker, log);
@@ -138,10 +142,13 @@ export async function start(config: Config, log: Logger, opts: StartOptions = { 
       await closeRest();
     },
     apply(next) {
-      server.setSettings(serverSettings(next));
-      defender.setSettings(defenderSettings(next));
-      server.setHostKey(loadHostKey(next));
-      log.level = next.logLevel;
+      // Everything that can fail first, so that a bad key or value changes nothing.
+      const key = loadHostKey(next);
+      const settings = serverSettings(next);
+      const defence = defenderSettings(next);
+      server.setSettings(settings);
+      defender.setSettings(defence);
+      return server.setHostKey(key) ? { hostKey: key.fingerprint } : {};
     },
     async stop() {
       await server.close();
@@ -192,13 +199,13 @@ export function defenderSettings(c: Config): DefenderSettings {
   };
 }
 
-function createBackend(config: Config, log: Logger, redis: Redis | undefined): Backend {
+function createBackend(config: Config, log: Logger, redis: Redis | undefined, metrics: Metrics): Backend {
   if (config.mode === 'local') return createLocalBackend(config, log);
   if (config.upstreamHostkeys === 'off') log.warn('upstream host keys are not checked (--upstream-hostkeys off): a man in the middle would go unnoticed');
   const clientKey = loadClientKey(config.clientKeyPath);
   log.info({ fingerprint: clientKey.fingerprint, path: clientKey.path }, 'upstream client key loaded');
   const verifier = new HostKeyVerifier(config.upstreamHostkeys, redis, config.knownHosts);
-  return new UpstreamBackend({ clientKey, verifier, connectTimeout: config.connectTimeout });
+  return new UpstreamBackend({ clientKey, verifier, connectTimeout: config.connectTimeout, observer: metrics });
 }
 
 function createLocalBackend(config: Config, log: Logger): LocalBackend {

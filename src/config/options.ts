@@ -71,7 +71,7 @@ const TABLE = {
     iniAliases: ['max_sessions_per_user'], live: true,
     help: 'logged-in connections one user may hold at once (every worker, and every instance sharing Redis); 0 = unlimited' }),
   idleTimeout: seconds({ default: 900, min: 0, max: 7 * 86400, env: 'SFTPPROXY_IDLE_TIMEOUT', flag: 'idle-timeout', iniAliases: ['idle_timeout'],
-    live: true, help: 'seconds without SFTP traffic either way after which a session is closed; 0 = never' }),
+    live: true, help: 'seconds without SFTP traffic either way after which a session is closed, and a logged-in connection with no session open; 0 = never' }),
   proxyProtocolFrom: addresses({ default: [], env: 'SFTPPROXY_PROXY_PROTOCOL_FROM', flag: 'proxy-protocol-from', iniAliases: ['proxy_protocol_from'],
     live: true, help: 'load balancers (addresses or CIDR ranges) whose connections start with a PROXY protocol v1/v2 header naming the real client; ' +
       'connections from elsewhere are direct and a header from them is not trusted' }),

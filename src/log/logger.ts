@@ -2,6 +2,7 @@
 // built-in formatter (no pino-pretty dependency) used on a terminal or with --log-pretty.
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/options.js';
+import { onSighup } from '../runtime/sighup.js';
 
 export type { Logger };
 
@@ -29,7 +30,7 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'logPretty' | 'lo
     ? pino.destination({ dest: config.logfile, append: true, sync: true })
     : pino.destination({ fd: 1, sync: true });
   // logrotate moves the file and sends SIGHUP: start a new one under the configured name.
-  if (config.logfile) process.on('SIGHUP', () => target.reopen());
+  if (config.logfile) onSighup(() => target.reopen());
   const options = { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined };
   if (!config.logPretty) return pino(options, target);
   return pino(options, { write: (line: string) => target.write(prettyLine(line)) });

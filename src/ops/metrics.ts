@@ -60,8 +60,14 @@ export class Metrics {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
+    // prom-client also exports these three totals as gauges named *_total, which promtool (and
+    // Prometheus' naming rules) refuse for a non-counter; sum() over the per-type gauges gives them.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
     if (cluster.isWorker) {
-      // prom-client answers the primary's scrape only once an AggregatorRegistry exists in the worker.
+      // A worker answers the primary's scrape requests only once an AggregatorRegistry exists in
+      // it (prom-client adds its IPC listener in the constructor); it then serves our registry.
       new client.AggregatorRegistry();
       client.AggregatorRegistry.setRegistries([this.registry]);
     }

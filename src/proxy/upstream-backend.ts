@@ -5,6 +5,7 @@ import ssh2, { type ClientChannel } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Route, StoredUser } from '../auth/user-store.js';
 import type { LoadedKey } from '../keys/read-private-key.js';
+import type { UpstreamCause } from '../ops/metrics.js';
 import { RouteKeyCache, RouteKeyError } from '../keys/route-key-cache.js';
 import type { Backend, BackendConnection, ConnectionContext, SftpChannel, TransferCounters } from '../server/backend.js';
 import type { HostKeyVerifier } from './host-key-verifier.js';
@@ -15,11 +16,19 @@ export interface UpstreamBackendOptions {
   verifier: HostKeyVerifier;
   /** Seconds to connect and log in upstream. */
   connectTimeout: number;
+  /** Told of each dial's outcome (the metrics). */
+  observer?: UpstreamObserver;
+}
+
+/** What the metrics learn from the upstream legs: how long a dial took, why one failed. */
+export interface UpstreamObserver {
+  upstreamConnected(seconds: number): void;
+  upstreamFailed(cause: UpstreamCause): void;
 }
 
 /** Why the upstream could not serve: `reason` for the log, `clientMessage` (no internals) for the user. */
 class UpstreamFailure extends Error {
-  constructor(readonly reason: string, readonly clientMessage: string) {
+  constructor(readonly reason: string, readonly clientMessage: string, readonly kind: UpstreamCause) {
     super(reason);
   }
 }
@@ -81,17 +90,19 @@ class UpstreamConnection implements BackendConnection {
     } catch (err) {
       const reason = err instanceof RouteKeyError ? err.message : String(err);
       this.log.error({ upstream: this.upstream, reason }, 'upstream failed');
-      const failure = new UpstreamFailure(reason, REFUSED);
+      const failure = new UpstreamFailure(reason, REFUSED, 'key');
+      this.opts.observer?.upstreamFailed('key');
       this.failAll(failure);
       throw failure;
     }
-    if (this.closed) throw new UpstreamFailure('client left before the upstream was dialed', UNAVAILABLE);
+    if (this.closed) throw new UpstreamFailure('client left before the upstream was dialed', UNAVAILABLE, 'lost');
     return new Promise((resolve, reject) => {
       let hostKeyProblem: string | undefined;
       let failed = false;
       /** The upstream cannot serve: one log line with the cause, and every waiting channel told. */
       const giveUp = (failure: UpstreamFailure): void => {
         failed = true;
+        this.opts.observer?.upstreamFailed(failure.kind);
         this.log.error({ upstream: this.upstream, reason: failure.reason }, 'upstream failed');
         reject(failure);
         this.failAll(failure);
@@ -100,29 +111,32 @@ class UpstreamConnection implements BackendConnection {
         this.connected = true;
         if (this.closed) { // the client left during the dial
           this.ssh.end();
-          return reject(new UpstreamFailure('client left during the upstream dial', UNAVAILABLE));
+          return reject(new UpstreamFailure('client left during the upstream dial', UNAVAILABLE, 'lost'));
         }
         this.log.info({ upstream: this.upstream, ms: Date.now() - started }, 'upstream connected');
+        this.opts.observer?.upstreamConnected((Date.now() - started) / 1000);
         resolve();
       });
       this.ssh.on('error', (err: Error & { level?: string; code?: string }) => {
         if (this.closed) return;
         let failure: UpstreamFailure;
-        if (hostKeyProblem) failure = new UpstreamFailure(hostKeyProblem, UNVERIFIED);
-        else if (err.level === 'client-authentication') failure = new UpstreamFailure('upstream refused the proxy\'s key', REFUSED);
+        if (hostKeyProblem) failure = new UpstreamFailure(hostKeyProblem, UNVERIFIED, 'hostkey');
+        else if (err.level === 'client-authentication') failure = new UpstreamFailure('upstream refused the proxy\'s key', REFUSED, 'auth');
         else if (err.level === 'client-timeout') {
           failure = new UpstreamFailure(this.connected ? 'upstream stopped answering keepalives'
-            : `no SSH handshake within ${this.opts.connectTimeout} s`, UNAVAILABLE);
+            : `no SSH handshake within ${this.opts.connectTimeout} s`, UNAVAILABLE, this.connected ? 'lost' : 'timeout');
         }
-        else failure = new UpstreamFailure(`cannot connect: ${err.code ?? err.message}`, UNAVAILABLE);
+        else failure = new UpstreamFailure(`cannot connect: ${err.code ?? err.message}`, UNAVAILABLE, 'unreachable');
         giveUp(failure);
       });
       this.ssh.on('close', () => {
         if (this.closed) return;
         // Closed without an 'error' (e.g. right after its banner): the login still needs a cause in the log.
-        if (!this.connected && !failed) return giveUp(new UpstreamFailure('closed during the SSH handshake', UNAVAILABLE));
+        if (!this.connected && !failed) return giveUp(new UpstreamFailure('closed during the SSH handshake', UNAVAILABLE, 'handshake'));
         if (this.connected && this.channels.size > 0) this.log.warn({ upstream: this.upstream }, 'upstream connection lost');
-        const lost = new UpstreamFailure('upstream connection closed', UNAVAILABLE);
+        if (!failed) this.opts.observer?.upstreamFailed('lost'); // the upstream ended a connection we still used
+        failed = true;
+        const lost = new UpstreamFailure('upstream connection closed', UNAVAILABLE, 'lost');
         reject(lost);
         this.failAll(lost);
       });
@@ -145,7 +159,7 @@ class UpstreamConnection implements BackendConnection {
       try {
         this.ssh.connect(config);
       } catch (err) { // ssh2 throws for what it cannot use at all (a key it cannot parse, ...)
-        return giveUp(new UpstreamFailure(`cannot connect: ${(err as Error).message}`, REFUSED));
+        return giveUp(new UpstreamFailure(`cannot connect: ${(err as Error).message}`, REFUSED, 'key'));
       }
       this.ssh.setNoDelay(true);
     });
@@ -157,7 +171,8 @@ class UpstreamConnection implements BackendConnection {
     this.ready.then(() => {
       const failWith = (reason: string, message: string, logMsg = 'upstream failed'): void => {
         this.log.error({ upstream: this.upstream, reason }, logMsg);
-        this.fail(channel, new UpstreamFailure(reason, message));
+        this.opts.observer?.upstreamFailed('subsystem');
+        this.fail(channel, new UpstreamFailure(reason, message, 'subsystem'));
       };
       const opened = (err: Error | undefined, up: ClientChannel): void => {
         if (err) return failWith(err.message, UNAVAILABLE, 'upstream refused the sftp subsystem');

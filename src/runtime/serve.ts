@@ -1,6 +1,7 @@
 // One serving process (alone, or a --workers worker): start, drop privileges, then live by the
 // signals: SIGTERM/SIGINT drain (stop accepting, let transfers finish for --drain-timeout, exit
-// 0); SIGHUP takes a new configuration (and the logger reopens --logfile, see logger.ts).
+// 0); SIGHUP takes a new configuration (and the logger reopens --logfile, see logger.ts); one that
+// came during the start is taken once it serves (sighup.ts).
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from '../config/options.js';
@@ -8,6 +9,7 @@ import { start, type Running } from '../main.js';
 import { dropPrivileges } from './drop-privileges.js';
 import { writePidfile } from './pidfile.js';
 import { reloadConfig } from './reload.js';
+import { onSighup, sighupReady } from './sighup.js';
 
 /** Message a worker sends its primary when its readiness changes (the primary's /readyz). */
 export const READY_TAG = 'pysftpproxy:ready';
@@ -23,16 +25,24 @@ export async function serve(argv: readonly string[], config: Config, log: Logger
   if (worker) reportReadiness(running);
 
   let current = config;
-  process.on('SIGHUP', () => {
+  onSighup(() => {
     const r = reloadConfig(argv, current);
     if (!r.ok) return void log.error({ problem: r.error }, 'configuration not reloaded: keeping the running one');
+    let applied: { hostKey?: string };
     try {
-      running.apply(r.config);
+      applied = running.apply(r.config);
     } catch (err) {
       return void log.error({ problem: (err as Error).message }, 'configuration not reloaded: keeping the running one');
     }
     current = r.config;
-    log.info({ changed: r.changed, needsRestart: r.needsRestart.length ? r.needsRestart : undefined }, 'configuration reloaded');
+    // The line is logged at the more verbose of the two levels: a level raised to warn must not
+    // hide the line that says so, nor one lowered from warn the line that says that.
+    const level = current.logLevel;
+    if (log.levels.values[level]! <= log.levels.values[log.level]!) log.level = level;
+    log.info({ changed: [...r.changed, ...(applied.hostKey ? ['host key'] : [])], hostKey: applied.hostKey,
+      needsRestart: r.needsRestart.length ? r.needsRestart : undefined },
+    r.needsRestart.length ? 'configuration reloaded; the options in needsRestart take effect at the next start' : 'configuration reloaded');
+    log.level = level;
   });
 
   let stopping = false;
@@ -48,6 +58,7 @@ export async function serve(argv: readonly string[], config: Config, log: Logger
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  sighupReady(); // a SIGHUP held during the start is a reload now
 }
 
 function reportReadiness(running: Running): void {

@@ -18,6 +18,7 @@ import { RedisBans } from '../ops/redis-state.js';
 import type { BanStore } from '../ops/shared-state.js';
 import { createRedis } from '../redis/redis-connection.js';
 import { reloadConfig } from './reload.js';
+import { onSighup, sighupReady } from './sighup.js';
 import { READY_TAG, type ReadyMessage } from './serve.js';
 
 export async function runPrimary(argv: readonly string[], config: Config, log: Logger): Promise<void> {
@@ -38,10 +39,14 @@ export async function runPrimary(argv: readonly string[], config: Config, log: L
   }
 
   const readiness = new Map<number, string | null>(); // worker number -> why not ready (null: ready)
+  // A worker reports its readiness once it serves, and then surely handles SIGHUP; one signalled
+  // earlier, still booting, would be ended by it. A reload for a worker not yet reporting waits.
+  const reloadWhenServing = new Set<number>();
   cluster.on('message', (worker, msg: ReadyMessage) => {
     if (msg?.tag !== READY_TAG) return;
     const n = Number((worker as unknown as { pysftpproxyNumber?: number }).pysftpproxyNumber);
     readiness.set(n, msg.notReady);
+    if (reloadWhenServing.delete(n)) worker.process.kill('SIGHUP');
   });
 
   const restarts = new Map<number, number>(); // worker number -> last restart delay
@@ -51,6 +56,7 @@ export async function runPrimary(argv: readonly string[], config: Config, log: L
     const startedAt = Date.now();
     worker.on('exit', (code, signal) => {
       readiness.delete(n);
+      reloadWhenServing.delete(n); // its successor reads the configuration afresh
       if (stopping) return;
       if (code === 2) { // a configuration error (printed by the worker): restarting cannot help
         stopping = true;
@@ -116,12 +122,18 @@ export async function runPrimary(argv: readonly string[], config: Config, log: L
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
+  onSighup(() => {
     // Each worker writes the --logfile itself and reloads its own configuration.
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+    for (const w of Object.values(cluster.workers ?? {})) {
+      if (!w) continue;
+      const n = Number((w as unknown as { pysftpproxyNumber?: number }).pysftpproxyNumber);
+      if (readiness.has(n)) w.process.kill('SIGHUP');
+      else reloadWhenServing.add(n);
+    }
     const r = reloadConfig(argv, current);
     if (r.ok) current = r.config;
   });
+  sighupReady();
 }
 
 /** This process's worker number, or undefined outside --workers. */

@@ -1,8 +1,18 @@
-// --idle-timeout: an SFTP session with no traffic either way for that long is closed. Traffic is
-// channel data, not SSH keepalives (a client's keepalives must not keep an idle session forever),
-// and a transfer in progress is traffic, so it is never idle. One sweep per process checks every
-// session, instead of a timer per session re-armed at every packet.
+// --idle-timeout: an SFTP session with no traffic either way for that long is closed, and so is a
+// logged-in connection left with no SFTP session for that long (as OpenSSH's
+// UnusedConnectionTimeout: keepalives alone must not hold a connection forever). Traffic is
+// channel data as it crosses the server, not SSH keepalives, and a transfer in progress is
+// traffic, so it is never idle. One sweep per process checks everything watched, instead of a
+// timer per session re-armed at every packet. The timeout may change while running (SIGHUP): it
+// applies to everything watched from then on.
 import type { Duplex } from 'node:stream';
+
+/** Something watched: idle since its last touch; `onIdle` runs once when that exceeds the timeout. */
+export interface IdleEntry {
+  touch(): void;
+  /** No longer watched (closed, or in use again). */
+  stop(): void;
+}
 
 interface Watched {
   last: number;
@@ -22,20 +32,28 @@ export class IdleWatch {
     this.reschedule();
   }
 
-  /** Watch `channel` until it closes; `onIdle` is called once when it went quiet too long. */
-  watch(channel: Duplex, onIdle: (idleMs: number) => void): void {
+  /** Watch something idle from now on. */
+  entry(onIdle: (idleMs: number) => void): IdleEntry {
     const w: Watched = { last: Date.now(), onIdle };
-    const touch = (): void => { w.last = Date.now(); };
+    this.watched.add(w);
+    this.reschedule();
+    return {
+      touch: () => { w.last = Date.now(); },
+      stop: () => { this.watched.delete(w); },
+    };
+  }
+
+  /** Watch `channel`'s data until it closes; `onIdle` is called once when it went quiet too long. */
+  watch(channel: Duplex, onIdle: (idleMs: number) => void): void {
+    const e = this.entry(onIdle);
     // Seen without reading: a 'data' listener would start the flow before the backend is ready
     // and lose the client's first packets. Incoming data is what ssh2 push()es into the channel,
     // outgoing what the backend (the proxy's pipe, our SFTP server) write()s to it.
     const push = channel.push.bind(channel);
-    channel.push = ((chunk: unknown, encoding?: BufferEncoding) => { touch(); return push(chunk, encoding); }) as typeof channel.push;
+    channel.push = ((chunk: unknown, encoding?: BufferEncoding) => { e.touch(); return push(chunk, encoding); }) as typeof channel.push;
     const write = channel.write.bind(channel) as (...args: unknown[]) => boolean;
-    channel.write = ((...args: unknown[]) => { touch(); return write(...args); }) as typeof channel.write;
-    channel.once('close', () => this.watched.delete(w));
-    this.watched.add(w);
-    this.reschedule();
+    channel.write = ((...args: unknown[]) => { e.touch(); return write(...args); }) as typeof channel.write;
+    channel.once('close', () => e.stop());
   }
 
   private reschedule(): void {

@@ -15,7 +15,7 @@ import type { Metrics } from '../ops/metrics.js';
 import type { CounterStore } from '../ops/shared-state.js';
 import { AcceptGate, formatRemote, type Admitted, type GateLimits } from './accept-gate.js';
 import type { Backend, BackendConnection, SftpChannel } from './backend.js';
-import { IdleWatch } from './idle-watch.js';
+import { IdleWatch, type IdleEntry } from './idle-watch.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { SessionAudit } from '../audit/session-audit.js';
 import { PolicyInspector } from '../policy/sftp-inspector.js';
@@ -61,6 +61,18 @@ interface LiveLogin {
 
 const RECHECK_RETRY_MS = 2000;
 
+/**
+ * A client answers our CHANNEL_CLOSE at once; one that does not (ssh2's own SFTP client never
+ * does) would keep the channel, and what serves it, open for ever: its connection is closed.
+ */
+const CLOSE_ACK_MS = 2000;
+
+/**
+ * Ending a connection sends our goodbye and FIN, but the socket is only gone once the peer
+ * closes its side too; one that never does would hold it (and a drain) for ever. Destroyed after this.
+ */
+const HANG_UP_MS = 2000;
+
 interface AcceptedSocket {
   socket: net.Socket;
   admitted: Admitted;
@@ -74,11 +86,13 @@ export class SshServer {
   /** Serves new connections; on a host key change a new one takes over, old connections stay on theirs. */
   private ssh: ssh2.Server;
   private readonly tcp: net.Server;
-  private readonly clients = new Map<Connection, { log: Logger }>();
+  private readonly clients = new Map<Connection, { log: Logger; socket: net.Socket }>();
   /** Sockets accepted whose SSH identification ssh2 has not read yet, by socket address:port. */
   private readonly accepted = new Map<string, AcceptedSocket>();
   private readonly gate: AcceptGate;
   private readonly idle: IdleWatch;
+  /** Every socket from accept to close (a drain closes those not logged in, whatever step they are at). */
+  private readonly sockets = new Set<net.Socket>();
   private settings: ServerSettings;
   private hostKey: HostKey;
   private listening = false;
@@ -86,6 +100,7 @@ export class SshServer {
   private readonly live = new Map<string, Set<LiveLogin>>();
   /** Re-checks run a few at a time: a reload re-checks every live session. */
   private readonly recheckLimit = pLimit(8);
+  private draining = false;
 
   constructor(private readonly opts: SshServerOptions) {
     opts.store.onChange?.((change) => this.onStoreChange(change));
@@ -117,15 +132,18 @@ export class SshServer {
     this.idle.setTimeout(settings.idleTimeout * 1000);
   }
 
-  /** New connections see `key`; connections already open keep the key they were shown. */
-  setHostKey(key: HostKey): void {
-    if (key.fingerprint === this.hostKey.fingerprint) return;
+  /** New connections see `key`; connections already open keep the key they were shown. True if it changed. */
+  setHostKey(key: HostKey): boolean {
+    if (key.fingerprint === this.hostKey.fingerprint) return false;
     this.hostKey = key;
     this.ssh = this.newSshServer(key);
+    return true;
   }
 
   private onSocket(socket: net.Socket): void {
     socket.on('error', () => {}); // a reset before ssh2 takes the socket must not be unhandled
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     this.opts.metrics.connection();
     const started = Date.now();
     const key = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -141,6 +159,10 @@ export class SshServer {
     socket.once('close', () => clearTimeout(grace));
     this.gate.admit(socket).then((admitted) => {
       if (!admitted) return clearTimeout(grace);
+      if (this.draining) { // the drain began while the gate decided
+        admitted.release();
+        return void socket.destroy();
+      }
       this.opts.metrics.connectionState('startup', 1);
       const { client } = admitted;
       const log = this.opts.log.child({ remote: formatRemote(client), ...(client.via ? { via: client.via } : {}) });
@@ -186,26 +208,36 @@ export class SshServer {
    * log line each. Resolves when every connection is gone.
    */
   async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
     this.gate.drain();
     this.listening = false;
     const closed = new Promise<void>((r) => this.tcp.close(() => r()));
-    for (const { socket } of this.accepted.values()) socket.destroy();
-    for (const [client, { log }] of this.clients) {
-      if (!(client as Connection & { authenticated?: boolean }).authenticated) {
-        log.info('connection closed: the server is draining');
-        client.end();
-      }
+    const loggedIn = new Set<net.Socket>();
+    for (const [client, { log, socket }] of this.clients) {
+      if ((client as Connection & { authenticated?: boolean }).authenticated) loggedIn.add(socket);
+      else log.info('connection closed: the server is draining');
     }
+    // Not logged in, at any step (PROXY header, the gate, SSH handshake, authentication): closed now.
+    for (const socket of this.sockets) if (!loggedIn.has(socket)) socket.destroy();
     const deadline = Date.now() + timeoutMs;
     while (this.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const [client, { log }] of this.clients) {
       this.opts.metrics.closedBy('drain-timeout');
       log.info({ drainTimeoutSeconds: Math.round(timeoutMs / 1000) }, 'connection closed: drain timeout');
-      client.end();
+      this.hangUp(client);
     }
-    const gone = Date.now() + 2000;
-    while (this.clients.size > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+    // hangUp destroys what its peers do not close; the listener's close waits for every socket.
     await closed;
+  }
+
+  /** End `client`'s connection, and destroy its socket if the peer has not closed it soon after. */
+  private hangUp(client: Connection): void {
+    const socket = this.clients.get(client)?.socket;
+    client.end();
+    if (!socket || socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), HANG_UP_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   }
 
   /** Close everything now. */
@@ -222,7 +254,7 @@ export class SshServer {
     const { started, grace, admitted } = conn;
     let log = conn.log;
     const remote = formatRemote(admitted.client);
-    this.clients.set(client, { log });
+    this.clients.set(client, { log, socket: conn.socket });
     let open = true;
     let loggedIn = false;
     let backend: BackendConnection | undefined;
@@ -239,7 +271,7 @@ export class SshServer {
       onTooManyFailures: (failures) => {
         this.opts.metrics.closedBy('max-auth-tries');
         log.info({ failures, max: this.settings.maxAuthTries }, 'too many authentication failures: connection closed');
-        client.end();
+        this.hangUp(client);
       },
     });
     client.on('authentication', (ctx) => auth.handle(ctx));
@@ -249,13 +281,13 @@ export class SshServer {
       const user = auth.outcome.user;
       // ssh2 can emit 'ready' after the client already left (its close raced the store's answer):
       // nothing may be dialed or opened for a client that is gone.
-      if (!open || !user) return void client.end();
+      if (!open || !user) return void this.hangUp(client);
       loggedIn = true;
       admitted.ticket.authenticated();
       this.endStartup(conn, auth, true);
       this.opts.metrics.connectionState('authenticated', 1);
       log = log.child({ user: user.name });
-      this.clients.set(client, { log });
+      this.clients.set(client, { log, socket: conn.socket });
       // The user's policy as this connection holds it: a change in the store applies to its
       // next request, a revocation ends it (see recheck()).
       const sessionLog = log;
@@ -355,8 +387,23 @@ export class SshServer {
   }
 
   private serveSessions(client: Connection, backend: BackendConnection, log: Logger): void {
-    const bytes = this.opts.metrics.track({ get bytesUp() { return backend.counters.bytesUp; }, get bytesDown() { return backend.counters.bytesDown; } });
+    // Read through the backend each time: local mode's counters are a sum made at each read, so
+    // the object it returns once would stay at zero.
+    const bytes = this.opts.metrics.track({
+      get bytesUp() { return backend.counters.bytesUp; },
+      get bytesDown() { return backend.counters.bytesDown; },
+    });
     client.once('close', () => bytes.ended());
+    // A logged-in connection with no SFTP session open is unused: it is closed after the idle
+    // timeout too, from its login or from the end of its last session.
+    let sftpOpen = 0;
+    const whenUnused = (): IdleEntry => this.idle.entry((idleMs) => {
+      this.opts.metrics.closedBy('idle-timeout');
+      log.info({ idleSeconds: Math.round(idleMs / 1000), idleTimeout: this.settings.idleTimeout }, 'connection closed: idle timeout, no session open');
+      this.hangUp(client);
+    });
+    let unused: IdleEntry | undefined = whenUnused();
+    client.once('close', () => unused?.stop());
     let sessions = 0;
     client.on('session', (accept, reject) => {
       if (sessions >= MAX_SESSIONS) {
@@ -377,14 +424,25 @@ export class SshServer {
         const channel = acceptSub() as unknown as SftpChannel | undefined;
         if (!channel) return void log.info('subsystem request on a session that has one or is closing: ignored');
         this.opts.metrics.sessionOpened();
-        channel.once('close', () => this.opts.metrics.sessionClosed());
-        if (this.settings.idleTimeout > 0) {
-          this.idle.watch(channel, (idleMs) => {
-            this.opts.metrics.closedBy('idle-timeout');
-            log.info({ idleSeconds: Math.round(idleMs / 1000), idleTimeout: this.settings.idleTimeout }, 'session closed: idle timeout');
-            channel.close();
-          });
-        }
+        sftpOpen++;
+        unused?.stop();
+        unused = undefined;
+        channel.once('close', () => {
+          this.opts.metrics.sessionClosed();
+          if (--sftpOpen === 0 && this.clients.has(client)) unused = whenUnused();
+        });
+        // Watched whatever the timeout is now: a SIGHUP may set one.
+        this.idle.watch(channel, (idleMs) => {
+          this.opts.metrics.closedBy('idle-timeout');
+          log.info({ idleSeconds: Math.round(idleMs / 1000), idleTimeout: this.settings.idleTimeout }, 'session closed: idle timeout');
+          channel.close();
+          const ack = setTimeout(() => {
+            log.info({ waitedMs: CLOSE_ACK_MS }, 'the client did not confirm the session close: connection closed');
+            this.hangUp(client);
+          }, CLOSE_ACK_MS);
+          ack.unref();
+          channel.once('close', () => clearTimeout(ack));
+        });
         backend.openSftp(channel);
       });
       // Other session requests (env, signal, ...) have no listener: ssh2 refuses them itself.

@@ -12,3 +12,4 @@ export * from './proxy-process.js';
 export * from './local-users.js';
 export * from './redis-sentinel.js';
 export * from './live-sftp.js';
+export * from './admin-endpoint.js';

@@ -9,7 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { localUserSetup, makeTempDir, startProxy, type LocalUserSetup, type ProxyHandle, type TempDir } from '../harness/index.js';
+import {
+  adminPort, localUserSetup, makeTempDir, scrape, scrapeUntil, startProxy, type LocalUserSetup, type ProxyHandle, type TempDir,
+} from '../harness/index.js';
 import { offerKeys, signer, type Offer } from './auth-client.js';
 
 function wrongKeys(n: number): Offer[] {
@@ -20,15 +22,21 @@ describe('authentication limits (local mode, users file)', () => {
   let tmp: TempDir;
   let setup: LocalUserSetup;
   let proxy: ProxyHandle;
+  let admin: number;
   before(async () => {
     tmp = await makeTempDir('auth-limits-');
     setup = await localUserSetup(tmp.path);
-    proxy = await startProxy({ args: setup.args });
+    proxy = await startProxy({ args: [...setup.args, '--admin-listen', '127.0.0.1:0'] });
+    admin = await adminPort(proxy);
   });
   after(async () => { await proxy?.stop(); await tmp?.cleanup(); });
 
-  test('after 6 refused keys the connection is closed; the 7th is never asked for', async () => {
+  test('after 6 refused keys the connection is closed; the 7th is never asked for (logged, counted)', async () => {
     const since = proxy.logs().length;
+    const closedBy = (s: Awaited<ReturnType<typeof scrape>>): number => s.value('pysftpproxy_connections_closed_total', { reason: 'max-auth-tries' });
+    const refusedAttempts = (s: Awaited<ReturnType<typeof scrape>>): number =>
+      s.find('pysftpproxy_logins_total', { result: 'refused' }).reduce((n, x) => n + x.value, 0);
+    const s0 = await scrape(admin);
     const r = await offerKeys(proxy.port, setup.name, wrongKeys(20));
     assert.equal(r.authenticated, false);
     assert.equal(r.end, 'closed');
@@ -37,6 +45,9 @@ describe('authentication limits (local mode, users file)', () => {
     assert.equal(line['failures'], 6);
     const refused = proxy.logs().slice(since).filter((l) => l.msg === 'login refused');
     assert.equal(refused.length, 6);
+    const s = await scrapeUntil(admin, (x) => closedBy(x) > closedBy(s0));
+    assert.equal(closedBy(s) - closedBy(s0), 1, 'pysftpproxy_connections_closed_total{reason="max-auth-tries"}');
+    assert.equal(refusedAttempts(s) - refusedAttempts(s0), 6, 'each refused attempt in pysftpproxy_logins_total');
   });
 
   test('the right key after 5 wrong ones still gets in (the 6th attempt)', async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import {
-  localUserSetup, makeTempDir, productKnownHosts, runSftp, startProxy,
+  adminPort, localUserSetup, makeTempDir, productKnownHosts, runSftp, scrape, scrapeUntil, startProxy,
   type LocalUserSetup, type ProxyHandle, type TempDir,
 } from '../harness/index.js';
 
@@ -51,7 +51,7 @@ describe('--max-startups 20', () => {
   before(async () => {
     tmp = await makeTempDir('max-startups-');
     setup = await localUserSetup(tmp.path);
-    proxy = await startProxy({ args: [...setup.args, '--max-startups', '20'] });
+    proxy = await startProxy({ args: [...setup.args, '--max-startups', '20', '--admin-listen', '127.0.0.1:0'] });
   });
   after(async () => {
     for (const h of held) h.sock.destroy();
@@ -59,13 +59,19 @@ describe('--max-startups 20', () => {
     await tmp?.cleanup();
   });
 
-  test('20 silent connections are held; the 21st from the same address is closed at accept', async () => {
+  test('20 silent connections are held; the 21st from the same address is closed at accept (logged, counted)', async () => {
+    const admin = await adminPort(proxy);
+    const s0 = await scrape(admin);
     for (let i = 0; i < 20; i++) held.push(await silent(proxy.port, '127.0.0.2'));
     const since = proxy.logs().length;
     const extra = await silent(proxy.port, '127.0.0.2');
     const ms = await Promise.race([extra.closed, new Promise<number>((r) => setTimeout(() => r(-1), 3000))]);
     assert.ok(ms >= 0 && ms < 1000, `the 21st was closed after ${ms} ms (-1: still open after 3 s)`);
     await proxy.waitForLog((l) => l.msg === 'connection refused: max-startups reached' && l.limit === 20, 5000, since);
+    const refused = (s: Awaited<ReturnType<typeof scrape>>): number => s.value('pysftpproxy_connections_refused_total', { reason: 'max-startups' });
+    const s = await scrapeUntil(admin, (x) => refused(x) > refused(s0));
+    assert.equal(refused(s) - refused(s0), 1, 'pysftpproxy_connections_refused_total{reason="max-startups"}');
+    assert.equal(s.value('pysftpproxy_connections_active', { state: 'startup' }), 20);
     const stillOpen = await Promise.race([held[0]!.closed, new Promise<number>((r) => setTimeout(() => r(-1), 300))]);
     assert.equal(stillOpen, -1, 'the first 20 are kept');
   });
@@ -76,6 +82,8 @@ describe('--max-startups 20', () => {
     assert.ok(r.ms < 5000, `login took ${r.ms} ms`);
     const evicted = await Promise.race([Promise.race(held.map((h) => h.closed)), new Promise<number>((r2) => setTimeout(() => r2(-1), 3000))]);
     assert.ok(evicted >= 0, 'one of the flooding address\'s connections made room: ');
+    const s = await scrapeUntil(await adminPort(proxy), (x) => x.value('pysftpproxy_connections_closed_total', { reason: 'evicted' }) >= 1);
+    assert.equal(s.value('pysftpproxy_connections_closed_total', { reason: 'evicted' }), 1, 'counted as closed_total{reason="evicted"}');
   });
 
   test('500 silent connections: descriptors stay bounded and a real user logs in quickly', { timeout: 60_000 }, async () => {
