@@ -252,7 +252,7 @@ export class FileStore implements UserStore {
       }
     }
     // A reload may change anyone: every live session is checked again.
-    if (reload) for (const l of this.listeners) l({ kind: 'all' });
+    if (reload) for (const l of this.listeners) l({ kind: 'all', reason: 'reload' });
   }
 }
 

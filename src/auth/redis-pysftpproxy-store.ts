@@ -49,7 +49,7 @@ export class RedisPysftpproxyStore implements UserStore {
     sub.on('ready', () => {
       sub.subscribe(this.channel!).then(() => {
         // Messages published while we were away are lost: every live session is checked.
-        if (subscribedOnce) this.changed({ kind: 'all' });
+        if (subscribedOnce) this.changed({ kind: 'all', reason: 'reconnect' });
         subscribedOnce = true;
       }, (err: Error) => this.log.warn({ channel: this.channel, err: err.message }, 'cannot subscribe to user changes'));
     });

@@ -341,7 +341,7 @@ export class RedisSoltStore implements UserStore {
     this.byId = byId;
     this.ignored = ignored;
     this.rebuildNames();
-    if (this.loaded) this.changed({ kind: 'all' });
+    if (this.loaded) this.changed({ kind: 'all', reason: 'reconnect' });
     const notable = !this.loaded || this.failing || reason === 'redis reconnected';
     this.loaded = true;
     this.failing = false;

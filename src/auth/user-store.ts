@@ -64,8 +64,11 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
-/** What changed in a store: some users (by login name), or possibly anyone (a reload, a reconnect). */
-export type UserChange = { kind: 'users'; names: readonly string[] } | { kind: 'all' };
+/**
+ * What changed in a store: some users (by login name), or possibly anyone: the store was read
+ * again (`reload`), or Redis came back and notices published meanwhile may be lost (`reconnect`).
+ */
+export type UserChange = { kind: 'users'; names: readonly string[] } | { kind: 'all'; reason: 'reload' | 'reconnect' };
 
 export interface UserStore {
   /**

@@ -60,6 +60,8 @@ interface LiveLogin {
 }
 
 const RECHECK_RETRY_MS = 2000;
+/** How long after a Redis reconnect the live sessions are checked again. */
+const RECONNECT_SETTLE_MS = 5000;
 
 /**
  * A client answers our CHANNEL_CLOSE at once; one that does not (ssh2's own SFTP client never
@@ -100,6 +102,7 @@ export class SshServer {
   private readonly live = new Map<string, Set<LiveLogin>>();
   /** Re-checks run a few at a time: a reload re-checks every live session. */
   private readonly recheckLimit = pLimit(8);
+  private reconnectCheck: NodeJS.Timeout | undefined;
   private draining = false;
 
   constructor(private readonly opts: SshServerOptions) {
@@ -347,6 +350,17 @@ export class SshServer {
 
   /** The store says these users (or anyone) may have changed: check their live logins again. */
   private onStoreChange(change: UserChange): void {
+    if (change.kind === 'all' && change.reason === 'reconnect') {
+      // A Redis that just came back may still be filling (a restore, a replica catching up):
+      // the live sessions are asked about a few seconds later, not at the first instant.
+      if (this.reconnectCheck) return;
+      this.reconnectCheck = setTimeout(() => {
+        this.reconnectCheck = undefined;
+        this.onStoreChange({ kind: 'all', reason: 'reload' });
+      }, RECONNECT_SETTLE_MS);
+      this.reconnectCheck.unref();
+      return;
+    }
     const logins = change.kind === 'all' ? [...this.live.values()].flatMap((s) => [...s]) : change.names.flatMap((n) => [...(this.live.get(n) ?? [])]);
     for (const l of logins) void this.recheckLimit(() => this.recheck(l));
   }
