@@ -44,13 +44,18 @@ export function watchSwitches(s: SentinelSettings, log: Logger): SwitchWatch {
     w.on('message', (_channel: string, message: string) => {
       const to = switchedTo(message, s.redisSentinelName!);
       if (!to) return;
+      let from: string | undefined;
+      let moved = 0;
       for (const [c, followed] of clients) {
         const now = connectedTo(c);
         if (now === undefined || now === to || followed === to) continue; // reconnecting anyway, or already there
         clients.set(c, to);
-        log.info({ from: now, to }, 'redis master switched by the sentinels: reconnecting');
+        from = now;
+        moved++;
         c.disconnect(true);
       }
+      // One line per switch, however many connections (main, subscriber) follow it.
+      if (moved > 0) log.info({ from, to, connections: moved }, 'redis master switched by the sentinels: reconnecting');
     });
     return w;
   });
