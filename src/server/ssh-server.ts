@@ -6,15 +6,14 @@ import net from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import type { Logger } from 'pino';
 import type { HostKey } from '../keys/host-key.js';
-import pLimit from 'p-limit';
-import type { AuthorizedUser, ClientKey, UserChange, UserStore } from '../auth/user-store.js';
-import { formatPermissions } from '../policy/permissions.js';
+import type { UserStore } from '../auth/user-store.js';
 import { clientText } from '../log/client-text.js';
 import type { Defender } from '../ops/defender.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { CounterStore } from '../ops/shared-state.js';
 import { AcceptGate, formatRemote, type Admitted, type GateLimits } from './accept-gate.js';
 import type { Backend, BackendConnection, SftpChannel } from './backend.js';
+import { LiveLogins, type LiveLogin } from './live-logins.js';
 import { IdleWatch, type IdleEntry } from './idle-watch.js';
 import type { AuditSink } from '../audit/audit-event.js';
 import { SessionAudit } from '../audit/session-audit.js';
@@ -49,19 +48,6 @@ export interface SshServerOptions {
 /** Session channels one connection may have open at once (OpenSSH's MaxSessions default). */
 const MAX_SESSIONS = 10;
 
-/** A logged-in connection, as revocation sees it. */
-interface LiveLogin {
-  user: AuthorizedUser;
-  key: ClientKey;
-  log: Logger;
-  revoke(reason: string): void;
-  /** A re-check to try again (the store did not answer). */
-  retry?: NodeJS.Timeout;
-}
-
-const RECHECK_RETRY_MS = 2000;
-/** How long after a Redis reconnect the live sessions are checked again. */
-const RECONNECT_SETTLE_MS = 5000;
 
 /**
  * A client answers our CHANNEL_CLOSE at once; one that does not (ssh2's own SFTP client never
@@ -98,15 +84,12 @@ export class SshServer {
   private settings: ServerSettings;
   private hostKey: HostKey;
   private listening = false;
-  /** Logged-in connections by user name, for revocation. */
-  private readonly live = new Map<string, Set<LiveLogin>>();
-  /** Re-checks run a few at a time: a reload re-checks every live session. */
-  private readonly recheckLimit = pLimit(8);
-  private reconnectCheck: NodeJS.Timeout | undefined;
+  /** Logged-in connections, for revocation. */
+  private readonly live: LiveLogins;
   private draining = false;
 
   constructor(private readonly opts: SshServerOptions) {
-    opts.store.onChange?.((change) => this.onStoreChange(change));
+    this.live = new LiveLogins(opts.store, opts.backend, () => this.settings.defaultPermissions);
     this.settings = opts.settings;
     this.hostKey = opts.hostKey;
     this.gate = new AcceptGate(opts.settings, opts.counters, opts.defender, opts.metrics, opts.log);
@@ -292,7 +275,7 @@ export class SshServer {
       log = log.child({ user: user.name });
       this.clients.set(client, { log, socket: conn.socket });
       // The user's policy as this connection holds it: a change in the store applies to its
-      // next request, a revocation ends it (see recheck()).
+      // next request, a revocation ends it (live-logins.ts).
       const sessionLog = log;
       const live: LiveLogin = {
         user, key: auth.outcome.key!, log: sessionLog,
@@ -302,8 +285,8 @@ export class SshServer {
           client.end();
         },
       };
-      this.addLive(live);
-      client.once('close', () => this.removeLive(live));
+      this.live.add(live);
+      client.once('close', () => this.live.remove(live));
       const inspector = this.opts.inspect
         ? (o?: { home?: string }) => new PolicyInspector({
           permissions: () => live.user.policy.permissions,
@@ -333,71 +316,6 @@ export class SshServer {
       const { bytesUp, bytesDown } = backend.counters;
       log.info({ bytesUp, bytesDown, durationMs: Date.now() - started }, 'session end');
     });
-  }
-
-  private addLive(l: LiveLogin): void {
-    let set = this.live.get(l.user.name);
-    if (!set) this.live.set(l.user.name, (set = new Set()));
-    set.add(l);
-  }
-
-  private removeLive(l: LiveLogin): void {
-    clearTimeout(l.retry);
-    const set = this.live.get(l.user.name);
-    set?.delete(l);
-    if (set?.size === 0) this.live.delete(l.user.name);
-  }
-
-  /** The store says these users (or anyone) may have changed: check their live logins again. */
-  private onStoreChange(change: UserChange): void {
-    if (change.kind === 'all' && change.reason === 'reconnect') {
-      // A Redis that just came back may still be filling (a restore, a replica catching up):
-      // the live sessions are asked about a few seconds later, not at the first instant.
-      if (this.reconnectCheck) return;
-      this.reconnectCheck = setTimeout(() => {
-        this.reconnectCheck = undefined;
-        this.onStoreChange({ kind: 'all', reason: 'reload' });
-      }, RECONNECT_SETTLE_MS);
-      this.reconnectCheck.unref();
-      return;
-    }
-    const logins = change.kind === 'all' ? [...this.live.values()].flatMap((s) => [...s]) : change.names.flatMap((n) => [...(this.live.get(n) ?? [])]);
-    for (const l of logins) void this.recheckLimit(() => this.recheck(l));
-  }
-
-  /**
-   * One live login asked about again, with the key it logged in with: no longer allowed (key
-   * removed, user gone or inactive) ends it; new permissions apply to its next request; a new
-   * route does not move it (its upstream stays; the next login takes the new one).
-   */
-  private async recheck(l: LiveLogin): Promise<void> {
-    let d;
-    try {
-      d = await this.opts.store.authorize(l.user.name, l.key);
-    } catch (err) {
-      // Right after a reconnect the store may not answer yet: ask again shortly, for as long as
-      // the session lives (one retry pending per session at a time).
-      if (!l.retry) {
-        l.log.warn({ err: (err as Error).message }, 'live session not re-checked: the user store is unavailable; retrying');
-        l.retry = setTimeout(() => {
-          l.retry = undefined;
-          if (this.live.get(l.user.name)?.has(l)) void this.recheckLimit(() => this.recheck(l));
-        }, RECHECK_RETRY_MS);
-        l.retry.unref();
-      }
-      return;
-    }
-    if (!d.ok) return l.revoke(d.reason);
-    const unservable = this.opts.backend.refusal(d.user, l.key.data);
-    if (unservable) return l.revoke(unservable);
-    const permissions = d.user.policy.permissions ?? this.settings.defaultPermissions;
-    if (formatPermissions(permissions) !== formatPermissions(l.user.policy.permissions)) {
-      l.log.info({ from: formatPermissions(l.user.policy.permissions), to: formatPermissions(permissions) }, 'permissions changed: the live session follows');
-    }
-    if (JSON.stringify(d.user.target) !== JSON.stringify(l.user.target)) {
-      l.log.info('route changed: this session keeps its upstream, new logins take the new one');
-    }
-    l.user = { ...l.user, policy: { permissions } };
   }
 
   private serveSessions(client: Connection, backend: BackendConnection, log: Logger): void {
