@@ -244,7 +244,8 @@ class Session implements SftpServerSession {
     // other requests, as one serial step with what follows from it.
     this.inflightBytes += body.length;
     this.scheduler.submit('serial', async () => {
-      const exists = await this.ctx!.fs.stat(action.path, false).then(() => true, () => false);
+      // Only "no such file" means missing; any other failure counts as there (fail closed, as the proxy).
+      const exists = await this.ctx!.fs.stat(action.path, false).then(() => true, (err: unknown) => statusOf(err).code !== FX.NO_SUCH_FILE);
       this.inflightBytes -= body.length;
       const next = action.then(exists);
       if (next.kind === 'probe') return; // a probe answers with what to do, never another probe
