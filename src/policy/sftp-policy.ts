@@ -64,7 +64,9 @@ function decideOpen(req: Extract<SftpRequest, { type: typeof FXP.OPEN }>, rule: 
   if ((f & FXF.READ) !== 0 && !permissions.has('download')) return { kind: 'deny', rule, missing: 'download' };
   if (!writes) return { kind: 'allow', rule };
   if (!permissions.has('upload')) return { kind: 'deny', rule, missing: 'upload' };
-  if (permissions.has('overwrite') || (f & FXF.EXCL) !== 0) return { kind: 'allow', rule };
+  // CREAT|EXCL makes only a new file. EXCL alone does not: without CREAT it is ignored (open(2))
+  // and TRUNC or APPEND act on the file that is there.
+  if (permissions.has('overwrite') || (f & (FXF.CREAT | FXF.EXCL)) === (FXF.CREAT | FXF.EXCL)) return { kind: 'allow', rule };
   // A new file only. With CREAT, EXCL makes the open fail if one appeared since the probe.
   const unlessExists: Rewrite = (f & FXF.CREAT) !== 0 ? { kind: 'add-excl', pflagsAt: req.pflagsAt, pflags: f | FXF.EXCL } : { kind: 'answer-missing' };
   return { kind: 'probe', rule, path: req.path, unlessExists };

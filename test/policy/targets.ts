@@ -7,7 +7,7 @@
  *   schema in Redis.
  * Both give a user's files on the real disk (`dir`) and the product's log lines.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   fingerprintOfBlob, generateKey, makeTempDir, parsePublicLine, productHostKeyLine, productKnownHosts, startProxy, startRedis, startSshd,
@@ -21,6 +21,13 @@ export interface UserSpec {
   permissions?: string;
   /** Proxy mode: the route's `home`, relative to the user's upstream directory (absolute upstream path made of it). */
   home?: string;
+  /** Proxy mode: route to this upstream (e.g. a fake SFTP server of the test's) instead of an sshd of its own. */
+  upstream?: { port: number; hostKeyFingerprint: string };
+  /**
+   * Proxy mode: the upstream's sftp-server runs as `nobody` (sshd logs in as root, and a fuzz test
+   * that sends `/etc/passwd` must not be able to harm the machine if a request got through).
+   */
+  unprivileged?: boolean;
 }
 
 export interface PolicyUser {
@@ -97,13 +104,26 @@ export async function startTarget(mode: Mode, users: Record<string, UserSpec>, o
       const upstreamKey = await generateKey(keysDir, 'ed25519', 'proxy_upstream');
       const db = redis!.client(REDIS_DB);
       for (const [name, spec] of Object.entries(users)) {
+        if (spec.upstream) {
+          const key = await generateKey(keysDir, 'ed25519', `client_${name}`);
+          const route: Record<string, string> = { remote: '127.0.0.1', port: String(spec.upstream.port), user: 'root', hostkey: spec.upstream.hostKeyFingerprint };
+          if (spec.permissions !== undefined) route['permissions'] = spec.permissions;
+          await db.multi().set(`pysftpproxy:pubkey:${key.blobBase64}`, name).del(`pysftpproxy:user:${name}`).hset(`pysftpproxy:user:${name}`, route).exec();
+          byName.set(name, { name, key, dir: '' });
+          continue;
+        }
         const dir = join(tmp.path, 'upstream', name);
         await mkdir(dir, { recursive: true });
         // OpenSSH's sftp-server, not internal-sftp: internal-sftp cannot log to a file (sshd closes the
         // log's descriptor before the session starts); sftp-server -e logs every request it carries out.
         const requestLog = join(tmp.path, `sftp-server-${name}.log`);
         const wrapper = join(tmp.path, `sftp-server-${name}.sh`);
-        await writeFile(wrapper, `#!/bin/sh\nexec ${SFTP_SERVER} -e -l DEBUG3 -d '${dir}' 2>>'${requestLog}'\n`, { mode: 0o755 });
+        const asNobody = spec.unprivileged ? 'setpriv --reuid=nobody --regid=nogroup --clear-groups ' : '';
+        if (spec.unprivileged) {
+          for (const d of [tmp.path, join(tmp.path, 'upstream')]) await chmod(d, 0o755);
+          await chmod(dir, 0o777);
+        }
+        await writeFile(wrapper, `#!/bin/sh\nexec ${asNobody}${SFTP_SERVER} -e -l DEBUG3 -d '${dir}' 2>>'${requestLog}'\n`, { mode: 0o755 });
         const sshd = await startSshd({ authorizedKeys: [upstreamKey.publicLine], extraConfig: [`ForceCommand ${wrapper}`] });
         stops.push(() => sshd.close());
         const key = await generateKey(keysDir, 'ed25519', `client_${name}`);

@@ -80,6 +80,9 @@ for (const mode of ['proxy', 'local'] as const) {
       try {
         assert.equal((await s.sftp.open('missing.txt', FXF.WRITE | FXF.TRUNC)).code, FX.NO_SUCH_FILE);
         assert.equal((await s.sftp.open('existing.txt', FXF.WRITE)).code, FX.PERMISSION_DENIED);
+        // EXCL without CREAT makes nothing new (open(2) ignores it): TRUNC would empty the file.
+        assert.equal((await s.sftp.open('existing.txt', FXF.WRITE | FXF.TRUNC | FXF.EXCL)).code, FX.PERMISSION_DENIED);
+        assert.equal((await s.sftp.open('existing.txt', FXF.APPEND | FXF.EXCL)).code, FX.PERMISSION_DENIED);
       } finally {
         s.end();
       }
@@ -88,10 +91,10 @@ for (const mode of ['proxy', 'local'] as const) {
       const denied = auditLines(t, mark).filter((l) => l.event === 'denied');
       assert.deepEqual(denied.map((l) => `${l.request}:${l.missing}`),
         // (r+ also reads, and a drop box may not download)
-        ['open:overwrite', 'open:overwrite', 'open:overwrite', 'open:overwrite', 'open:overwrite', 'open:overwrite', 'open:download', 'setstat:overwrite', 'open:overwrite']);
+        ['open:overwrite', 'open:overwrite', 'open:overwrite', 'open:overwrite', 'open:overwrite', 'open:overwrite', 'open:download', 'setstat:overwrite', 'open:overwrite', 'open:overwrite', 'open:overwrite']);
       if (mode === 'proxy') {
         // Every OPEN that reached the upstream for writing carried EXCL (0x20) after its probe.
-        const opens = (await upstreamRequests(u, upMark)).filter((x) => x.name === 'open' && x.rest !== 'flags 1');
+        const opens = (await upstreamRequests(u, upMark)).filter((x) => x.name === 'open' && (Number(/flags (\d+)/.exec(x.rest)?.[1]) & 0x1e) !== 0);
         assert.equal(opens.length, 3, JSON.stringify(await upstreamRequests(u, upMark)));
         for (const o of opens) assert.ok((Number(/flags (\d+)/.exec(o.rest)?.[1]) & FXF.EXCL) !== 0, `forwarded without EXCL: ${o.rest}`);
       }

@@ -41,7 +41,8 @@ export async function upstreamMark(u: PolicyUser): Promise<number> {
 export function writesAmong(reqs: UpstreamRequest[]): UpstreamRequest[] {
   const readOnly = new Set(['limits', 'realpath', 'stat', 'lstat', 'fstat', 'read', 'close', 'opendir', 'readdir', 'readlink', 'statvfs', 'fstatvfs', 'expand,', 'home-directory']);
   return reqs.filter((r) => {
-    if (r.name === 'open') return !/^flags 1$/.test(r.rest); // READ only
+    // OPEN with none of WRITE, APPEND, CREAT, TRUNC (EXCL alone changes nothing).
+    if (r.name === 'open') return (Number(/^flags (\d+)$/.exec(r.rest)?.[1] ?? -1) & 0x1e) !== 0 || !/^flags \d+$/.test(r.rest);
     return !readOnly.has(r.name);
   });
 }
