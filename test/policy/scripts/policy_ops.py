@@ -17,6 +17,10 @@ def run_op(sftp, op):
         sftp.put(op["local"], op["remote"])
     elif name == "get":
         sftp.get(op["remote"], op["local"])
+    elif name == "chdir":
+        # REALPATH of the path: with ".", the start directory the server (or the proxy) gives.
+        sftp.chdir(op["path"])
+        return sftp.getcwd()
     elif name == "listdir":
         return sorted(sftp.listdir(op["path"]))
     elif name == "stat":
