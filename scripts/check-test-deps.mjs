@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 
-const tools = ['/usr/sbin/sshd', 'sftp', 'ssh-keygen', 'redis-server', 'redis-sentinel', 'systemd-analyze', 'psftp', 'puttygen', 'lftp', 'curl', 'rclone', 'sshfs', 'fusermount3'];
+const tools = ['/usr/sbin/sshd', '/usr/lib/openssh/sftp-server', 'setpriv', 'sftp', 'ssh-keygen', 'redis-server', 'redis-sentinel', 'systemd-analyze', 'psftp', 'puttygen', 'lftp', 'curl', 'rclone', 'sshfs', 'fusermount3'];
 const dirs = (process.env.PATH ?? '').split(':');
 const found = (t) => [t.startsWith('/') ? t : null, ...dirs.map((d) => `${d}/${t}`)].some((p) => {
   if (!p) return false;

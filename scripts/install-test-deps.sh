@@ -8,7 +8,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  openssh-server openssh-client redis-server redis-sentinel systemd \
+  openssh-server openssh-sftp-server openssh-client redis-server redis-sentinel systemd \
   putty-tools lftp curl rclone sshfs fuse3 python3-paramiko python3-asyncssh \
   g++ make python3 ca-certificates >/dev/null
 # sshd wants its privilege-separation directory; Debian creates it only when the service runs.
