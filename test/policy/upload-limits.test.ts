@@ -128,7 +128,8 @@ for (const mode of ['proxy', 'local'] as const) {
           // The upstream holds still: the proxy's probe (LSTAT) waits in its input.
           process.kill(server, 'SIGSTOP');
           const opened = s.sftp.open('race.txt', FXF.WRITE | FXF.CREAT | FXF.TRUNC);
-          await sleep(500);
+          // Time for the OPEN to reach the proxy and its probe the upstream (milliseconds, unloaded).
+          await sleep(1000);
           // Now the proxy holds still; the upstream answers the probe ("no such file")...
           process.kill(t.proxy.pid, 'SIGSTOP');
           process.kill(server, 'SIGCONT');
@@ -139,6 +140,7 @@ for (const mode of ['proxy', 'local'] as const) {
           await writeFile(join(u.dir, 'race.txt'), OLD);
           process.kill(t.proxy.pid, 'SIGCONT');
           const reply = await opened;
+          assert.notEqual(reply.code, FX.PERMISSION_DENIED, 'the probe left the proxy only after the file was made: the race was not set up');
           assert.deepEqual([reply.type, reply.code], [FXP.STATUS, FX.FAILURE], `the OPEN was not refused by the upstream (EXCL): ${reply.code}`);
           assert.equal(await readFile(join(u.dir, 'race.txt'), 'utf8'), OLD, 'the file made in between was replaced');
           const reqs = await upstreamRequests(u, upMark);
