@@ -3,7 +3,7 @@ import type { CaseResult } from './report.js';
 import type { Stack } from './stack.js';
 import type { CpuSample } from './transfers.js';
 
-export const ALL_CASES = ['throughput', 'relay', 'local', 'small-files', 'latency', 'login', 'idle', 'cpu', 'workers'] as const;
+export const ALL_CASES = ['throughput', 'filter', 'relay', 'local', 'small-files', 'latency', 'login', 'idle', 'cpu', 'workers'] as const;
 export type CaseName = (typeof ALL_CASES)[number];
 
 export interface BenchOptions {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { execFileCollect, PROXY_BIN } from '../test/harness/index.js';
 import { cpu } from './cases/cpu.js';
+import { filter } from './cases/filter.js';
 import { idle } from './cases/idle.js';
 import { local } from './cases/local.js';
 import { latency } from './cases/latency.js';
@@ -22,6 +23,7 @@ import { Stack } from './stack.js';
 
 const RUNNERS: Record<CaseName, CaseRunner> = {
   throughput,
+  filter,
   relay,
   local,
   'small-files': smallFiles,

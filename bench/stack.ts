@@ -133,12 +133,12 @@ export class Stack {
   }
 
   /**
-   * Start one more proxy process (proxy mode), e.g. a fresh one for the idle-sessions case. With
-   * `workers` > 1 it waits until every worker logged `listening`.
+   * Start one more proxy process (proxy mode), e.g. a fresh one for the idle-sessions case, with
+   * `env` over the usual settings. With `workers` > 1 it waits until every worker logged `listening`.
    */
-  async startExtraProxy(o: { workers?: number; memoryProbe?: string } = {}): Promise<{ proxy: ProxyHandle; endpoint: Endpoint }> {
+  async startExtraProxy(o: { workers?: number; memoryProbe?: string; env?: Record<string, string> } = {}): Promise<{ proxy: ProxyHandle; endpoint: Endpoint }> {
     const workers = o.workers ?? 1;
-    const env: Record<string, string> = {};
+    const env: Record<string, string> = { ...o.env };
     if (workers > 1) env['SFTPPROXY_WORKERS'] = String(workers);
     if (o.memoryProbe) env['BENCH_MEMORY_PROBE'] = o.memoryProbe;
     const proxy = await launchProxy(this, 'proxy', env, o.memoryProbe ? [MEMORY_PRELOAD] : []);

@@ -4,8 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 
-const tools = ['/usr/sbin/sshd', 'sftp', 'ssh-keygen', 'redis-server', 'redis-sentinel', 'systemd-analyze', 'psftp', 'puttygen', 'lftp', 'curl', 'rclone', 'sshfs', 'fusermount3',
-  '/usr/sbin/haproxy', 'promtool'];
+const tools = ['/usr/sbin/sshd', '/usr/lib/openssh/sftp-server', 'setpriv', 'sftp', 'ssh-keygen', 'redis-server', 'redis-sentinel', 'systemd-analyze',
+  'psftp', 'puttygen', 'lftp', 'curl', 'rclone', 'sshfs', 'fusermount3', '/usr/sbin/haproxy', 'promtool'];
 const dirs = (process.env.PATH ?? '').split(':');
 const found = (t) => [t.startsWith('/') ? t : null, ...dirs.map((d) => `${d}/${t}`)].some((p) => {
   if (!p) return false;

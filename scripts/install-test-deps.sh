@@ -12,7 +12,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  openssh-server openssh-client openssh-tests redis-server redis-sentinel systemd \
+  openssh-server openssh-sftp-server openssh-client openssh-tests redis-server redis-sentinel systemd \
   putty-tools lftp curl rclone sshfs fuse3 python3-paramiko python3-asyncssh haproxy prometheus \
   g++ make python3 ca-certificates >/dev/null
 # sshd wants its privilege-separation directory; Debian creates it only when the service runs.

@@ -9,7 +9,7 @@ import { PacketWriter } from '../sftp/protocol/packet-writer.js';
 import { statusReply } from '../sftp/protocol/replies.js';
 import { decodeReply, decodeRequest, type SftpRequest } from '../sftp/protocol/requests.js';
 import type { InspectAction, SftpInspector } from '../sftp/inspection.js';
-import type { Permissions } from './permissions.js';
+import { formatPermissions, type Permissions } from './permissions.js';
 import { decide, type Rewrite, type Verdict } from './sftp-policy.js';
 
 export interface InspectorOptions {
@@ -21,6 +21,8 @@ export interface InspectorOptions {
 }
 
 const PASS: InspectAction = Object.freeze({ kind: 'pass' });
+/** A WRITE body before its handle's bytes and after: type, id, handle length, offset, data length. */
+const WRITE_HEADER = 1 + 4 + 4 + 8 + 4;
 
 export class PolicyInspector implements SftpInspector {
   readonly fileBytes = { up: 0, down: 0 };
@@ -31,28 +33,40 @@ export class PolicyInspector implements SftpInspector {
     this.home = opts.home === undefined ? undefined : Buffer.from(opts.home);
   }
 
-  request(head: Buffer, _total: number): InspectAction {
+  request(head: Buffer, total: number): InspectAction {
     if (head[0] === FXP.INIT) return PASS;
+    const permissions = this.opts.permissions();
     let req: SftpRequest;
     try {
       req = decodeRequest(head);
     } catch {
-      return PASS; // malformed: the server answers BAD_MESSAGE, and a policy on garbage decides nothing
+      // Malformed (or a WRITE head cut short by a handle longer than any server gives): the
+      // server would answer BAD_MESSAGE, but what it makes of bytes we cannot read is not ours to
+      // guess. Passed for a user who may do anything, refused for anyone else.
+      return formatPermissions(permissions) === '*' ? PASS : this.denyMalformed(head);
     }
-    const verdict = decide(req, this.opts.permissions());
-    return this.act(req, verdict, head);
+    const verdict = decide(req, permissions);
+    return this.act(req, verdict, head, total);
   }
 
-  private act(req: SftpRequest, verdict: Verdict, head: Buffer): InspectAction {
+  private denyMalformed(head: Buffer): InspectAction {
+    if (head.length < 5) return PASS; // no id to answer: the server closes such a session
+    const request = `malformed type ${head[0]}`;
+    this.opts.audit.denied(request, 'a well-formed request', {});
+    if (this.loggedDenied++ < 20) this.opts.log.debug({ request }, 'sftp request denied: malformed');
+    return { kind: 'reply', packet: statusReply(head.readUInt32BE(1), FX.PERMISSION_DENIED) };
+  }
+
+  private act(req: SftpRequest, verdict: Verdict, head: Buffer, total: number): InspectAction {
     if (verdict.kind === 'deny') return this.deny(req, verdict.rule?.name ?? unknownName(req), verdict.missing);
     if (verdict.kind === 'probe') {
       return {
         kind: 'probe',
         path: verdict.path,
-        then: (exists) => (exists ? this.deny(req, verdict.rule.name, 'overwrite') : this.proceed(req, verdict.unlessExists, head)),
+        then: (exists) => (exists ? this.deny(req, verdict.rule.name, 'overwrite') : this.proceed(req, verdict.unlessExists, head, total)),
       };
     }
-    return this.proceed(req, { kind: 'as-is' }, head);
+    return this.proceed(req, { kind: 'as-is' }, head, total);
   }
 
   private deny(req: SftpRequest, request: string, missing: string): InspectAction {
@@ -62,17 +76,25 @@ export class PolicyInspector implements SftpInspector {
   }
 
   /** Allowed: recorded for the audit, and sent as it is or as `rewrite` says. */
-  private proceed(req: SftpRequest, rewrite: Rewrite, head: Buffer): InspectAction {
+  private proceed(req: SftpRequest, rewrite: Rewrite, head: Buffer, total: number): InspectAction {
     const audit = this.opts.audit;
     switch (req.type) {
       case FXP.OPEN:
         audit.opening(req.id, req.path, (req.pflags & FXF.READ) !== 0, (req.pflags & (FXF.WRITE | FXF.APPEND | FXF.CREAT | FXF.TRUNC)) !== 0);
+        if (rewrite.kind === 'answer-missing') {
+          // Answered here (see Rewrite): the audit hears the same as from a server's reply.
+          audit.statusReply(req.id, FX.NO_SUCH_FILE);
+          return { kind: 'reply', packet: statusReply(req.id, FX.NO_SUCH_FILE) };
+        }
         break;
       case FXP.CLOSE: audit.closing(req.id, req.handle); break;
-      case FXP.WRITE:
-        this.fileBytes.up += req.length;
-        audit.writing(req.id, req.handle, req.length);
+      case FXP.WRITE: {
+        // What the packet carries, not what it claims: a lying length must not inflate the counts.
+        const bytes = Math.min(req.length, Math.max(0, total - WRITE_HEADER - req.handle.length));
+        this.fileBytes.up += bytes;
+        audit.writing(req.id, req.handle, bytes);
         break;
+      }
       case FXP.READ: audit.reading(req.id, req.handle); break;
       case FXP.REMOVE: audit.operation(req.id, 'remove', { path: pathText(req.path) }); break;
       case FXP.RMDIR: audit.operation(req.id, 'rmdir', { path: pathText(req.path) }); break;

@@ -7,7 +7,8 @@
 // system (the upstream, with a request id of the proxy's own; or the local disk) whether the path
 // exists, and is told what to do either way. The request then goes on changed so that it cannot
 // replace a file created meanwhile either (OPEN gets EXCL; posix-rename becomes RENAME, which
-// never replaces), so the answer holds however the race turns out.
+// never replaces; an OPEN for writing without CREAT, which can only open a file that exists, is
+// answered NO_SUCH_FILE by us instead of being sent), so the answer holds however the race turns out.
 import { FXF, FXP } from '../sftp/protocol/constants.js';
 import { ruleFor, type RequestRule } from '../sftp/protocol/request-table.js';
 import type { AttrSet, SftpRequest } from '../sftp/protocol/requests.js';
@@ -19,8 +20,16 @@ export type Verdict =
   /** Allowed if `path` does not exist, and then sent as `unlessExists` says. */
   | { kind: 'probe'; rule: RequestRule; path: Buffer; unlessExists: Rewrite };
 
-/** How a request goes on after a probe found nothing: changed so that it cannot replace a file. */
-export type Rewrite = { kind: 'add-excl'; pflagsAt: number; pflags: number } | { kind: 'posix-to-rename'; from: Buffer; to: Buffer } | { kind: 'as-is' };
+/**
+ * How a request goes on after a probe found nothing: changed so that it cannot replace a file.
+ * 'as-is' is for allowed requests that need no change; 'answer-missing' answers NO_SUCH_FILE
+ * without sending the request (sent, it could only have opened a file that appeared meanwhile).
+ */
+export type Rewrite =
+  | { kind: 'add-excl'; pflagsAt: number; pflags: number }
+  | { kind: 'posix-to-rename'; from: Buffer; to: Buffer }
+  | { kind: 'answer-missing' }
+  | { kind: 'as-is' };
 
 export function decide(req: SftpRequest, permissions: Permissions): Verdict {
   const rule = ruleFor(req.type, 'name' in req ? req.name : undefined);
@@ -34,7 +43,10 @@ export function decide(req: SftpRequest, permissions: Permissions): Verdict {
   switch (rule.needs) {
     case null: return allow;
     case 'open': return req.type === FXP.OPEN ? decideOpen(req, rule, permissions) : allow;
-    case 'setstat': return decideSetstat(attrsOf(req), has) ? allow : deny('chmod');
+    case 'setstat': {
+      const missing = setstatLacks(attrsOf(req), has);
+      return missing === undefined ? allow : deny(missing);
+    }
     case 'rename': {
       if (!has('rename')) return deny('rename');
       if (req.type === FXP.EXTENDED && req.ext.kind === 'rename' && req.ext.replaces && !has('overwrite')) {
@@ -52,9 +64,11 @@ function decideOpen(req: Extract<SftpRequest, { type: typeof FXP.OPEN }>, rule: 
   if ((f & FXF.READ) !== 0 && !permissions.has('download')) return { kind: 'deny', rule, missing: 'download' };
   if (!writes) return { kind: 'allow', rule };
   if (!permissions.has('upload')) return { kind: 'deny', rule, missing: 'upload' };
-  if (permissions.has('overwrite') || (f & FXF.EXCL) !== 0) return { kind: 'allow', rule };
+  // CREAT|EXCL makes only a new file. EXCL alone does not: without CREAT it is ignored (open(2))
+  // and TRUNC or APPEND act on the file that is there.
+  if (permissions.has('overwrite') || (f & (FXF.CREAT | FXF.EXCL)) === (FXF.CREAT | FXF.EXCL)) return { kind: 'allow', rule };
   // A new file only. With CREAT, EXCL makes the open fail if one appeared since the probe.
-  const unlessExists: Rewrite = (f & FXF.CREAT) !== 0 ? { kind: 'add-excl', pflagsAt: req.pflagsAt, pflags: f | FXF.EXCL } : { kind: 'as-is' };
+  const unlessExists: Rewrite = (f & FXF.CREAT) !== 0 ? { kind: 'add-excl', pflagsAt: req.pflagsAt, pflags: f | FXF.EXCL } : { kind: 'answer-missing' };
   return { kind: 'probe', rule, path: req.path, unlessExists };
 }
 
@@ -64,10 +78,13 @@ function attrsOf(req: SftpRequest): AttrSet | undefined {
   return undefined;
 }
 
-function decideSetstat(a: AttrSet | undefined, has: (p: Permission) => boolean): boolean {
-  if (!a) return has('chmod');
-  if ((a.permissions || a.ownership) && !has('chmod')) return false;
-  if (a.size && !(has('upload') && has('overwrite'))) return false;
+/** What a SETSTAT-like request lacks (for the log), or undefined: allowed. */
+function setstatLacks(a: AttrSet | undefined, has: (p: Permission) => boolean): string | undefined {
+  if (!a) return has('chmod') ? undefined : 'chmod';
+  if ((a.permissions || a.ownership) && !has('chmod')) return 'chmod';
+  // Setting the size truncates or extends a file that exists: an overwrite.
+  if (a.size && !has('upload')) return 'upload';
+  if (a.size && !has('overwrite')) return 'overwrite';
   // Times alone: what clients send after an upload to keep the file's date.
-  return has('chmod') || has('upload');
+  return has('chmod') || has('upload') ? undefined : 'chmod or upload';
 }

@@ -30,20 +30,63 @@ export class PacketTap extends Transform {
   /** Bytes of the current packet still to pass through / to swallow. */
   private passing = 0;
   private dropping = 0;
-  /** The start of a packet that began in an earlier chunk, not yet decided on. */
-  private carry: Buffer = Buffer.alloc(0);
-  /** Our own packets waiting for a packet boundary. */
+  /**
+   * The start of a packet that began in an earlier chunk, not yet decided on, kept as the chunks
+   * it came in until `carryNeeds` bytes are there (joined once: a head arriving in many small
+   * chunks must not be copied again with each one).
+   */
+  private carry: Buffer[] = [];
+  private carryBytes = 0;
+  private carryNeeds = 0;
+  /** Our own packets waiting for a packet boundary, and their bytes. */
   private readonly injected: Buffer[] = [];
+  private injectedBytes = 0;
   private broken = false;
+  /** onPacket is running: what it injects must follow the bytes before this packet, not yet pushed. */
+  private deciding = false;
+
+  /** Those waiting for the backlog to shrink (see drainedTo). */
+  private drainWaiters: Array<{ bytes: number; resolve: () => void }> = [];
 
   constructor(private readonly opts: TapOptions) {
     super();
+    this.once('close', () => this.wakeDrainWaiters());
   }
 
   /** Send `packet` (length prefix included) at the next boundary between packets. */
   inject(packet: Buffer): void {
-    if (this.atBoundary()) this.push(packet);
-    else this.injected.push(packet);
+    if (this.atBoundary() && !this.deciding && this.injected.length === 0) this.push(packet);
+    else {
+      this.injected.push(packet);
+      this.injectedBytes += packet.length;
+    }
+  }
+
+  /** Bytes pushed or waiting to be, not yet taken by the reader (our own packets included). */
+  get backlog(): number {
+    return this.readableLength + this.injectedBytes;
+  }
+
+  /** Resolves once the backlog is down to `bytes` (or the stream is gone). */
+  drainedTo(bytes: number): Promise<void> {
+    if (this.backlog <= bytes || this.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push({ bytes, resolve }));
+  }
+
+  /** The reader wants more (called when what we hold fell below the high-water mark). */
+  override _read(size: number): void {
+    super._read(size);
+    this.wakeDrainWaiters();
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.drainWaiters.length === 0) return;
+    const still: typeof this.drainWaiters = [];
+    for (const w of this.drainWaiters) {
+      if (this.backlog <= w.bytes || this.destroyed) w.resolve();
+      else still.push(w);
+    }
+    this.drainWaiters = still;
   }
 
   private atBoundary(): boolean {
@@ -51,13 +94,21 @@ export class PacketTap extends Transform {
   }
 
   private flushInjected(): void {
-    while (this.injected.length > 0 && this.atBoundary()) this.push(this.injected.shift()!);
+    while (this.injected.length > 0 && this.atBoundary()) {
+      const p = this.injected.shift()!;
+      this.injectedBytes -= p.length;
+      this.push(p);
+    }
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.carry.length > 0) {
-      chunk = Buffer.concat([this.carry, chunk]); // a head split across chunks: small
-      this.carry = Buffer.alloc(0);
+    if (this.carryBytes > 0) {
+      this.carry.push(chunk);
+      this.carryBytes += chunk.length;
+      if (this.carryBytes < this.carryNeeds) return done();
+      chunk = Buffer.concat(this.carry, this.carryBytes);
+      this.carry = [];
+      this.carryBytes = 0;
     }
     this.consume(chunk, 0, done);
   }
@@ -86,7 +137,10 @@ export class PacketTap extends Transform {
         if (this.dropping === 0) this.flushInjected();
         continue;
       }
-      if (data.length - at < 5) break;
+      if (data.length - at < 5) {
+        this.carryNeeds = 5;
+        break;
+      }
       const total = data.readUInt32BE(at);
       if (total < 1 || total > this.opts.maxPacket) {
         flushRun(at);
@@ -95,19 +149,31 @@ export class PacketTap extends Transform {
         return done();
       }
       const want = Math.min(total, this.opts.headBytes(data[at + 4]!));
-      if (data.length - at < 4 + want) break;
+      if (data.length - at < 4 + want) {
+        this.carryNeeds = 4 + want;
+        break;
+      }
       const head = data.subarray(at + 4, at + 4 + want);
-      const action = this.opts.onPacket(head, total);
+      let action: TapAction;
+      this.deciding = true;
+      try {
+        action = this.opts.onPacket(head, total);
+      } finally {
+        this.deciding = false;
+      }
       if (action === 'pass') {
         this.passing = total - want;
         at += 4 + want;
+        if (this.passing === 0 && this.injected.length > 0) { flushRun(at); this.flushInjected(); }
         continue;
       }
       flushRun(at);
+      this.flushInjected(); // what the decision injected (a probe) follows what came before
       const restOfPacket = total - want;
       at += 4 + want;
       if (typeof action === 'object' && 'wait' in action) {
         const resume = (decided: TapAction): void => {
+          if (this.destroyed) return done();
           this.applyDecided(decided, data.subarray(at - 4 - want, at), restOfPacket);
           this.consume(data, at, done);
         };
@@ -118,7 +184,11 @@ export class PacketTap extends Transform {
       runStart = at;
     }
     flushRun(at);
-    if (at < data.length && !this.broken) this.carry = Buffer.from(data.subarray(at));
+    if (at < data.length && !this.broken) {
+      // A copy: the chunk's other bytes have left, and a slice would keep all of it alive.
+      this.carry = [Buffer.from(data.subarray(at))];
+      this.carryBytes = data.length - at;
+    }
     done();
   }
 
@@ -127,6 +197,7 @@ export class PacketTap extends Transform {
     if (action === 'pass' && prefix) {
       this.push(prefix);
       this.passing = restOfPacket;
+      if (this.atBoundary()) this.flushInjected();
       return;
     }
     if (typeof action === 'object' && 'replace' in action) this.push(action.replace);

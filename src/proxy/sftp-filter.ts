@@ -19,6 +19,11 @@ import { PacketTap, type TapAction } from './packet-tap.js';
 const MAX_PACKET = 1024 * 1024;
 /** Ids the client may have outstanding that we keep track of; past it the client is not sane. */
 const MAX_OUTSTANDING = 100_000;
+/**
+ * Bytes of our own replies (denials) waiting for the client to read them before we stop reading
+ * its requests: a client that sends denied requests and never reads must not grow our memory.
+ */
+const MAX_REPLY_BACKLOG = 256 * 1024;
 
 interface Probe {
   id: number;
@@ -31,7 +36,6 @@ export class SftpFilter {
   /** Request ids forwarded to the upstream and not answered yet. */
   private readonly outstanding = new Set<number>();
   private probe: Probe | undefined;
-  private started = false;
 
   constructor(private readonly inspector: SftpInspector, private readonly log: Logger, onBroken: (why: string) => void) {
     this.up = new PacketTap({ headBytes: headBytesFor, maxPacket: MAX_PACKET, onBroken, onPacket: (head, total) => this.onRequest(head, total) });
@@ -39,10 +43,9 @@ export class SftpFilter {
   }
 
   private onRequest(head: Buffer, total: number): TapAction {
-    if (!this.started) {
-      this.started = true; // INIT: no id, nothing to decide
-      return 'pass';
-    }
+    // INIT has no id and decides nothing. Anything else, first packet or not, is inspected: a
+    // session that does not start with INIT must not carry one request past us unseen.
+    if (head[0] === FXP.INIT) return 'pass';
     let action: InspectAction;
     try {
       action = this.inspector.request(head, total);
@@ -60,12 +63,22 @@ export class SftpFilter {
         return 'pass';
       case 'reply':
         this.down.inject(action.packet);
-        return 'drop';
+        if (this.down.backlog <= MAX_REPLY_BACKLOG) return 'drop';
+        return { wait: this.down.drainedTo(MAX_REPLY_BACKLOG / 2).then(() => 'drop' as const) };
       case 'replace':
         this.forwarding(action.packet.subarray(4));
         return { replace: action.packet };
       case 'probe':
-        return { wait: this.ask(action.path).then((exists) => this.carryOut(action.then(exists), head)) };
+        return { wait: this.ask(action.path).then((exists) => this.afterProbe(action, exists, head)) };
+    }
+  }
+
+  private afterProbe(action: Extract<InspectAction, { kind: 'probe' }>, exists: boolean, head: Buffer): TapAction {
+    try {
+      return this.carryOut(action.then(exists), head);
+    } catch (err) {
+      this.log.error({ err }, 'bug: sftp inspection failed after a probe; request denied');
+      return this.denyRaw(head);
     }
   }
 

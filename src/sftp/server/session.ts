@@ -238,15 +238,29 @@ class Session implements SftpServerSession {
     }
     const inspector = this.inspector;
     if (!inspector) return this.dispatch(body);
-    const action = inspector.request(body, body.length);
+    let action: InspectAction;
+    try {
+      action = inspector.request(body, body.length);
+    } catch (err) {
+      // As the proxy's filter: a request the policy could not judge is refused, never run unjudged.
+      this.log.error({ err, type }, 'bug: sftp inspection failed; request denied');
+      return this.send(statusReply(body.readUInt32BE(1), FX.PERMISSION_DENIED));
+    }
     if (action.kind !== 'probe') return this.apply(action, body);
     // Whether the path exists decides (a user without "overwrite"): asked in order with the
     // other requests, as one serial step with what follows from it.
     this.inflightBytes += body.length;
     this.scheduler.submit('serial', async () => {
-      const exists = await this.ctx!.fs.stat(action.path, false).then(() => true, () => false);
+      // Only "no such file" means missing; any other failure counts as there (fail closed, as the proxy).
+      const exists = await this.ctx!.fs.stat(action.path, false).then(() => true, (err: unknown) => statusOf(err).code !== FX.NO_SUCH_FILE);
       this.inflightBytes -= body.length;
-      const next = action.then(exists);
+      let next: InspectAction;
+      try {
+        next = action.then(exists);
+      } catch (err) {
+        this.log.error({ err, type }, 'bug: sftp inspection failed after a probe; request denied');
+        return this.send(statusReply(body.readUInt32BE(1), FX.PERMISSION_DENIED));
+      }
       if (next.kind === 'probe') return; // a probe answers with what to do, never another probe
       if (next.kind === 'reply') return this.send(next.packet);
       const run = this.route(next.kind === 'replace' ? next.packet.subarray(4) : body);
@@ -345,7 +359,11 @@ class Session implements SftpServerSession {
 
   private send(buf: Buffer): void {
     if (!this.stream.writable) return;
-    this.inspector?.reply(buf.subarray(4));
+    try {
+      this.inspector?.reply(buf.subarray(4));
+    } catch (err) {
+      this.log.error({ err }, 'bug: sftp reply inspection failed');
+    }
     if (buf.length >= BATCH_BYTES) {
       this.flush();
       this.write(buf);
