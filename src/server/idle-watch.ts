@@ -65,12 +65,22 @@ export class IdleWatch {
     }
     if (this.timer) return;
     // A quarter of the timeout (at most 5 s): a session is closed at most 25 % late.
-    this.timer = setInterval(() => this.sweep(), Math.max(50, Math.min(5000, this.timeoutMs / 4)));
+    this.period = Math.max(50, Math.min(5000, this.timeoutMs / 4));
+    this.lastSweep = Date.now();
+    this.timer = setInterval(() => this.sweep(), this.period);
     this.timer.unref();
   }
 
+  private period = 0;
+  private lastSweep = 0;
+
   private sweep(): void {
     const now = Date.now();
+    const late = now - this.lastSweep > 2 * this.period;
+    this.lastSweep = now;
+    // The event loop stood still (a long GC, an overloaded machine): timers run before sockets
+    // are read, so the traffic that came meanwhile is not seen yet. Judge at the next sweep.
+    if (late) return;
     for (const w of this.watched) {
       if (now - w.last < this.timeoutMs) continue;
       this.watched.delete(w);
