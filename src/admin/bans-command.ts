@@ -8,7 +8,8 @@ import type { BanRecord } from '../ops/shared-state.js';
 import { RefusedError, StoreError, refuse } from './admin-error.js';
 import { parseAdminArgs, type AdminRequest, type SubcommandSpec } from './admin-args.js';
 import type { AdminIo } from './admin-context.js';
-import { openBanSource, type BanSource } from './ban-source.js';
+import type { BanSource } from './ban-source.js';
+import { openBanSource } from './open-ban-source.js';
 import { safe } from './format-output.js';
 
 interface BansContext {
