@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, generateKey, knownHostsEntry, stopChild, trackChild } from '../test/harness/index.js';
+import { freePort, generateKey, knownHostsEntry, sshdBaseConfig, stopChild, trackChild } from '../test/harness/index.js';
 import type { Endpoint, Stack } from './stack.js';
 
 export interface OpensshRelay {
@@ -33,20 +33,7 @@ export async function startOpensshRelay(stack: Stack, cipher: string): Promise<O
 
   const port = await freePort();
   const config = [
-    `Port ${port}`,
-    'ListenAddress 127.0.0.1',
-    `HostKey ${hostKey.privatePath}`,
-    `PidFile ${join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'UsePAM no',
-    'StrictModes no',
-    'PermitRootLogin yes',
-    'PubkeyAuthentication yes',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'UseDNS no',
-    'PrintMotd no',
-    'X11Forwarding no',
+    ...sshdBaseConfig(port, dir, hostKey.privatePath),
     'MaxStartups 200',
     `Subsystem sftp ${script}`,
     'LogLevel INFO',

@@ -3,9 +3,12 @@
 // ones, sshd's per-connection processes (reaped children: cutime+cstime of the listener).
 import os from 'node:os';
 import type { BenchContext, CaseOutcome } from '../context.js';
-import { fmt, fmtRatio, type Row } from '../report.js';
+import { fmt, fmtRatio, verdict, type Row } from '../report.js';
 import { bigFile, type CpuSample } from '../transfers.js';
 import { GCM, interleavedTransfers, warmUp } from './throughput.js';
+
+/** The proxy's own CPU ms per MiB with aes128-gcm on both legs (issue #9). */
+const PROXY_CPU_TARGET = { download: 1.6, upload: 1.8 } as const;
 
 function perMiB(samples: CpuSample[], pick: (s: CpuSample) => number): number {
   const mib = samples.reduce((a, s) => a + s.mib, 0);
@@ -68,14 +71,15 @@ export async function cpu(ctx: BenchContext): Promise<CaseOutcome> {
         const own = perMiB(mine, (s) => s.serverCpuMs);
         const upstream = perMiB(mine, (s) => s.sshdCpuMs);
         const label = name === 'proxied' ? 'proxy' : 'local';
+        const target = name === 'proxied' && cipher === GCM.label ? PROXY_CPU_TARGET[direction] : undefined;
         rows.push({
           measure: `${name === 'local' ? 'local: ' : ''}server CPU ms/MiB, ${direction}, ${cipher}`,
           baseline: `sshd ${fmt(base, 2)}`,
           product: name === 'proxied' ? `proxy ${fmt(own, 2)} (+ upstream sshd ${fmt(upstream, 2)})` : `${label} ${fmt(own, 2)}`,
           ratio: fmtRatio(own / base),
-          target: '',
-          verdict: '',
-          values: { sshdDirect: base, product: own, upstreamSshd: name === 'proxied' ? upstream : null, transfers: mine.length },
+          target: target === undefined ? '' : `proxy ≤ ${fmt(target, 2)}`,
+          verdict: target === undefined ? '' : verdict(own <= target),
+          values: { sshdDirect: base, product: own, target: target ?? null, upstreamSshd: name === 'proxied' ? upstream : null, transfers: mine.length },
         });
         details[`${cipher}-${direction}-${name}`] = { sshdDirect: base, product: own, upstreamSshd: upstream };
         if (name === 'proxied') rows.push(ceilingRow(cipher, direction, direct, mine, base, own, upstream));

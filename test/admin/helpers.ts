@@ -29,6 +29,16 @@ export function refused(r: CliResult, pattern: RegExp): string {
   return lines[0]!;
 }
 
+/** A runner for commands that must be refused: exit 2, the line matches, the database unchanged. */
+export function refusedUnchangedIn(cli: (...args: string[]) => Promise<CliResult>, db: Redis) {
+  return async (pattern: RegExp, ...args: string[]): Promise<string> => {
+    const before = await dumpRedis(db);
+    const line = refused(await cli(...args), pattern);
+    assert.deepEqual(await dumpRedis(db), before, `nothing written by ${args.join(' ')}`);
+    return line;
+  };
+}
+
 /** Every key of the database with its type and content: "nothing written" is this unchanged. */
 export async function dumpRedis(db: Redis): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { generateKey, makeTempDir, type GeneratedKey, type RedisHandle, type TempDir, startRedis } from '../harness/index.js';
-import { admin, dumpRedis, Notices, ok, refused } from './helpers.js';
+import { admin, Notices, ok, refusedUnchangedIn } from './helpers.js';
 
 let tmp: TempDir; let redis: RedisHandle; let db: Redis; let notices: Notices;
 let alice: GeneratedKey; let alice2: GeneratedKey; let bob: GeneratedKey; let dsa: GeneratedKey; let rsa: GeneratedKey;
@@ -31,12 +31,7 @@ before(async () => {
 after(async () => { notices?.close(); await redis?.close(); await tmp?.cleanup(); });
 
 /** Runs a command that must be refused: exit 2, the line matches, Redis unchanged. */
-async function refusedUnchanged(pattern: RegExp, ...args: string[]): Promise<string> {
-  const before = await dumpRedis(db);
-  const line = refused(await cli(...args), pattern);
-  assert.deepEqual(await dumpRedis(db), before, `nothing written by ${args.join(' ')}`);
-  return line;
-}
+const refusedUnchanged = (pattern: RegExp, ...args: string[]): Promise<string> => refusedUnchangedIn(cli, db)(pattern, ...args);
 
 describe('pysftpproxy schema', () => {
   test('users add writes the route and the key, and announces the name', async () => {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { generateKey, makeTempDir, startRedis, type GeneratedKey, type RedisHandle, type TempDir } from '../harness/index.js';
-import { admin, dumpRedis, Notices, ok, refused } from './helpers.js';
+import { admin, Notices, ok, refusedUnchangedIn } from './helpers.js';
 
 let tmp: TempDir; let redis: RedisHandle; let db: Redis; let notices: Notices; let cli: ReturnType<typeof admin>;
 let dora: GeneratedKey; let eve: GeneratedKey; let old: GeneratedKey; let spare: GeneratedKey;
@@ -31,12 +31,8 @@ before(async () => {
 });
 after(async () => { notices?.close(); await redis?.close(); await tmp?.cleanup(); });
 
-async function refusedUnchanged(pattern: RegExp, ...args: string[]): Promise<string> {
-  const before = await dumpRedis(db);
-  const line = refused(await cli(...args), pattern);
-  assert.deepEqual(await dumpRedis(db), before, `nothing written by ${args.join(' ')}`);
-  return line;
-}
+/** Runs a command that must be refused: exit 2, the line matches, Redis unchanged. */
+const refusedUnchanged = (pattern: RegExp, ...args: string[]): Promise<string> => refusedUnchangedIn(cli, db)(pattern, ...args);
 
 describe('solt schema', () => {
   test('users add takes the next free id, leaves the folder to the server, announces the id', async () => {

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError } from '../../src/config/config-error.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/options.js';
+import { rejectsConfig, runConfig } from './helpers.js';
 import { makeTempDir, type TempDir } from '../harness/index.js';
 
 describe('loadConfig', () => {
@@ -26,22 +26,11 @@ describe('loadConfig', () => {
   after(() => tmp?.cleanup());
 
   function config(argv: string[], env: NodeJS.ProcessEnv = {}, cwd = emptyDir): Config {
-    const r = loadConfig(argv, env, cwd);
-    assert.equal(r.kind, 'run');
-    return (r as { kind: 'run'; config: Config }).config;
+    return runConfig(argv, env, cwd);
   }
 
-  /** loadConfig throws a ConfigError whose message is one line and matches every pattern. */
   function rejects(argv: string[], env: NodeJS.ProcessEnv, ...patterns: RegExp[]): string {
-    let message = '';
-    assert.throws(() => loadConfig(argv, env, emptyDir), (err: Error) => {
-      assert.ok(err instanceof ConfigError, `not a ConfigError: ${err.stack}`);
-      message = err.message;
-      return true;
-    });
-    assert.doesNotMatch(message, /\n/, `more than one line: ${message}`);
-    for (const p of patterns) assert.match(message, p);
-    return message;
+    return rejectsConfig(argv, env, emptyDir, ...patterns);
   }
 
   async function iniFile(name: string, text: string): Promise<string> {

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ConfigError } from '../../src/config/config-error.js';
-import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/options.js';
 import { redisAddress } from '../../src/redis/redis-connection.js';
+import { rejectsConfig, runConfig } from './helpers.js';
 import { makeTempDir, runCli, type TempDir } from '../harness/index.js';
 
 let tmp: TempDir;
@@ -18,21 +17,11 @@ before(async () => { tmp = await makeTempDir('pysftpproxy-sentinel-config-'); })
 after(() => tmp?.cleanup());
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}): Config {
-  const r = loadConfig(argv, env, tmp.path);
-  assert.equal(r.kind, 'run');
-  return (r as { kind: 'run'; config: Config }).config;
+  return runConfig(argv, env, tmp.path);
 }
 
 function rejects(argv: string[], env: NodeJS.ProcessEnv, ...patterns: RegExp[]): string {
-  let message = '';
-  assert.throws(() => loadConfig(argv, env, tmp.path), (err: Error) => {
-    assert.ok(err instanceof ConfigError, `not a ConfigError: ${err.stack}`);
-    message = err.message;
-    return true;
-  });
-  assert.doesNotMatch(message, /\n/, `more than one line: ${message}`);
-  for (const p of patterns) assert.match(message, p);
-  return message;
+  return rejectsConfig(argv, env, tmp.path, ...patterns);
 }
 
 const NAME = ['--redis-sentinel-name', 'pysftpproxy'];

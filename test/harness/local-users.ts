@@ -31,6 +31,24 @@ export async function localUserSetup(dir: string, name = 'dora', keyType: KeyTyp
   return { name, key, usersFile, files, dataDir, args };
 }
 
+/**
+ * The setup for several users: the first as localUserSetup makes it, each further one with its
+ * own key and folder `<files>/<name>` in the same users file.
+ */
+export async function localUsersSetup(dir: string, names: string[]): Promise<{ setup: LocalUserSetup; keys: Map<string, GeneratedKey> }> {
+  const setup = await localUserSetup(dir, names[0]);
+  const keys = new Map<string, GeneratedKey>([[setup.name, setup.key]]);
+  const file = JSON.parse(await readFile(setup.usersFile, 'utf8')) as { users: Record<string, unknown> };
+  for (const name of names.slice(1)) {
+    const key = await generateKey(dir, 'ed25519', name);
+    keys.set(name, key);
+    await mkdir(join(setup.files, name));
+    file.users[name] = { keys: [key.publicLine], folder: name };
+  }
+  await writeFile(setup.usersFile, JSON.stringify(file));
+  return { setup, keys };
+}
+
 /** The product's generated host public key line (after it started with `dataDir`). */
 export async function productHostKeyLine(dataDir: string): Promise<string> {
   return (await readFile(join(dataDir, 'ssh_host_ed25519_key.pub'), 'utf8')).trim();

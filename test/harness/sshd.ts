@@ -220,9 +220,12 @@ class Sshd implements SshdHandle {
   }
 }
 
-function sshdConfig(port: number, dir: string, hostKeyPath: string, opts: StartSshdOptions): string {
-  const sftp = ['internal-sftp', ...(opts.sftpArgs ?? [])].join(' ');
-  const lines = [
+/**
+ * The lines every test and bench sshd shares: loopback only, root by public key from the
+ * given authorized_keys, nothing interactive.
+ */
+export function sshdBaseConfig(port: number, dir: string, hostKeyPath: string): string[] {
+  return [
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
     `HostKey ${hostKeyPath}`,
@@ -237,6 +240,13 @@ function sshdConfig(port: number, dir: string, hostKeyPath: string, opts: StartS
     'UseDNS no',
     'PrintMotd no',
     'X11Forwarding no',
+  ];
+}
+
+function sshdConfig(port: number, dir: string, hostKeyPath: string, opts: StartSshdOptions): string {
+  const sftp = ['internal-sftp', ...(opts.sftpArgs ?? [])].join(' ');
+  const lines = [
+    ...sshdBaseConfig(port, dir, hostKeyPath),
     // Many concurrent test connections from 127.0.0.1: do not drop them.
     'MaxStartups 200',
     'MaxSessions 100',

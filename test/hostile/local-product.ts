@@ -1,11 +1,10 @@
 // The product in local mode with several users (a users file, no Redis), and ssh2 clients that
 // log in as them: what the hostile local-mode tests attack through a real SSH connection.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ssh2, { type ClientChannel, type SFTPWrapper } from 'ssh2';
 import {
-  generateKey,
-  localUserSetup,
+  localUsersSetup,
   makeTempDir,
   parsePublicLine,
   productHostKeyLine,
@@ -30,16 +29,7 @@ export interface LocalProduct {
 export async function startLocalProduct(users: string[], extraArgs: string[] = []): Promise<LocalProduct> {
   const tmp = await makeTempDir('pysftpproxy-hostile-');
   try {
-    const setup = await localUserSetup(tmp.path, users[0]);
-    const keys = new Map<string, GeneratedKey>([[users[0]!, setup.key]]);
-    const file = JSON.parse(await readFile(setup.usersFile, 'utf8')) as { users: Record<string, unknown> };
-    for (const name of users.slice(1)) {
-      const key = await generateKey(tmp.path, 'ed25519', name);
-      keys.set(name, key);
-      await mkdir(join(setup.files, name));
-      file.users[name] = { keys: [key.publicLine], folder: name };
-    }
-    await writeFile(setup.usersFile, JSON.stringify(file));
+    const { setup, keys } = await localUsersSetup(tmp.path, users);
     const proxy = await startProxy({ args: [...setup.args, ...extraArgs] });
     const hostKey = Buffer.from(parsePublicLine(await productHostKeyLine(setup.dataDir)).blobBase64, 'base64');
     return {

@@ -3,10 +3,10 @@
  * OpenSSH sshd upstream, users in Redis) or local mode (a users file and folders). The tests of
  * drain, reload and the idle timeout run the same steps on both.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  generateKey, localUserSetup, makeTempDir, parsePublicLine, productHostKeyLine, startProxy, writeKnownHosts,
+  generateKey, localUsersSetup, makeTempDir, parsePublicLine, productHostKeyLine, startProxy, writeKnownHosts,
   type GeneratedKey, type ProxyHandle, type TempDir,
 } from '../harness/index.js';
 import { ProxyStack } from '../proxy/stack.js';
@@ -92,16 +92,7 @@ async function localTarget(opts: TargetOptions): Promise<Target> {
   const tmp: TempDir = await makeTempDir('pysftpproxy-ops-local-');
   try {
     const users = opts.users ?? ['ursula'];
-    const setup = await localUserSetup(tmp.path, users[0]);
-    const keys = new Map<string, GeneratedKey>([[users[0]!, setup.key]]);
-    const file = JSON.parse(await readFile(setup.usersFile, 'utf8')) as { users: Record<string, unknown> };
-    for (const name of users.slice(1)) {
-      const key = await generateKey(tmp.path, 'ed25519', name);
-      keys.set(name, key);
-      await mkdir(join(setup.files, name));
-      file.users[name] = { keys: [key.publicLine], folder: name };
-    }
-    await writeFile(setup.usersFile, JSON.stringify(file));
+    const { setup, keys } = await localUsersSetup(tmp.path, users);
     const localDir = join(tmp.path, 'client');
     await mkdir(localDir);
     const proxy = await startProxy({ args: [...setup.args, ...(opts.args ?? [])], env: opts.env });
