@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import type { Stats } from 'node:fs';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SftpFile } from '../../src/sftp/server/filesystem.js';
-import { HandleTable } from '../../src/sftp/server/handles.js';
+import { HandleBudget } from '../../src/local/handle-budget.js';
+import type { SftpDir, SftpFile } from '../../src/sftp/server/filesystem.js';
+import { HandleLimitError, HandleTable } from '../../src/sftp/server/handles.js';
 import { longname, modeString } from '../../src/sftp/server/longname.js';
+import { ReadBuffers } from '../../src/sftp/server/read-buffers.js';
 import { RequestScheduler } from '../../src/sftp/server/scheduler.js';
 import { SftpStatusError } from '../../src/sftp/server/status.js';
 
@@ -52,15 +54,39 @@ describe('HandleTable', () => {
     let called = false;
     await assert.rejects(t.open('file', async () => { called = true; return file(12)(); }), /too many open handles/);
     assert.equal(called, false, 'a full table opens nothing');
-    assert.equal(t.remove(a).kind, 'file');
+    const removed = t.remove(a);
+    assert.equal(removed.kind, 'file');
+    assert.throws(() => t.get(a), /Invalid handle/, 'a removed handle is gone at once');
+    await assert.rejects(t.open('file', file(12)), /too many open handles/, 'its room is taken until its descriptor is closed');
+    assert.equal(t.room, 0);
+    t.released(removed);
+    assert.equal(t.room, 1);
     const c = await t.open('file', file(10));
     assert.notDeepEqual(c, a);
     assert.throws(() => t.get(a), SftpStatusError);
     assert.equal((t.file(b).file as SftpFile & { fd: number }).fd, 11);
     assert.throws(() => t.dir(b), /Invalid handle/);
     assert.throws(() => t.get(Buffer.from('nonsense')), /Invalid handle/);
-    assert.equal(t.drain().length, 2);
+    const drained = t.drain();
+    assert.equal(drained.length, 2);
     assert.equal(t.size, 0);
+    assert.equal(t.room, 0, 'drained handles hold their room until released');
+    for (const h of drained) t.released(h);
+    assert.equal(t.room, 2);
+  });
+
+  it('keeps a closing handle\'s descriptors on the user\'s budget until released', async () => {
+    const budget = new HandleBudget({ perUser: 3, total: 100 });
+    const t = new HandleTable(10, budget.account('dora'));
+    const dir = () => Promise.resolve({ kind: 'dir' as const, dir: {} as SftpDir, eof: false });
+    const a = await t.open('dir', dir);
+    await assert.rejects(t.open('dir', dir), (e: unknown) => e instanceof HandleLimitError && e.cap === 'user');
+    const h = t.remove(a);
+    assert.equal(budget.held, 2, 'a listing being closed still holds its two descriptors');
+    await assert.rejects(t.open('dir', dir), (e: unknown) => e instanceof HandleLimitError && e.cap === 'user');
+    t.released(h);
+    assert.equal(budget.held, 0);
+    await t.open('dir', dir);
   });
 });
 
@@ -86,5 +112,43 @@ describe('longname', () => {
     assert.equal(modeString(0o102644), '-rw-r-Sr-- ');
     assert.equal(modeString(0o41777), 'drwxrwxrwt ');
     assert.equal(modeString(0o10600), 'prw------- ');
+  });
+});
+
+describe('ReadBuffers', () => {
+  const ASK = 13 + 255 * 1024; // a DATA reply for the 255 KiB READ OpenSSH's sftp sends
+
+  it('copies a reply that filled little of a large buffer out, and lends the buffer again', () => {
+    const pool = new ReadBuffers();
+    const buf = pool.take(ASK);
+    assert.ok(buf.length >= ASK);
+    buf.fill(7, 0, 13 + 4096);
+    const reply = pool.settle(buf, 13 + 4096);
+    assert.equal(reply.length, 13 + 4096);
+    assert.notEqual(reply.buffer, buf.buffer, 'a copy, not a view of the lent buffer');
+    const again = pool.take(ASK);
+    assert.equal(again, buf, 'the same buffer is lent to the next large read');
+    again.fill(0);
+    assert.ok(reply.every((b) => b === 7), 'the copy does not change when the buffer is reused');
+  });
+
+  it('lets a reply that filled most of its buffer keep it, and pools nothing small', () => {
+    const pool = new ReadBuffers();
+    const buf = pool.take(ASK);
+    const reply = pool.settle(buf, ASK);
+    assert.equal(reply.buffer, buf.buffer, 'no copy for a full read');
+    assert.notEqual(pool.take(ASK), buf, 'a kept buffer is not lent again');
+    const small = pool.take(13 + 4096);
+    assert.equal(small.length, 13 + 4096);
+    pool.giveBack(small);
+    assert.notEqual(pool.take(13 + 4096), small);
+  });
+
+  it('keeps at most a few buffers while nothing reads', () => {
+    const pool = new ReadBuffers();
+    const lent = Array.from({ length: 20 }, () => pool.take(ASK));
+    for (const b of lent) pool.giveBack(b);
+    const reused = Array.from({ length: 20 }, () => pool.take(ASK)).filter((b) => lent.includes(b));
+    assert.equal(reused.length, 8);
   });
 });

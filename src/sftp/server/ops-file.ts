@@ -5,6 +5,7 @@ import type { Handler, SessionContext } from './context.js';
 import type { OpenMode } from './filesystem.js';
 import type { Handle } from './handles.js';
 import { DATA_HEADER, attrsReply, finishDataReply, handleReply, okReply } from '../protocol/replies.js';
+import { readBuffers } from './read-buffers.js';
 import { SftpStatusError } from './status.js';
 
 /** Default mode of created files when the client sends no permissions. */
@@ -34,15 +35,30 @@ export const open: Handler = async (ctx, id, r) => {
   return handleReply(id, handle);
 };
 
-/** Release what a handle holds. Used by CLOSE and by session teardown. */
-export async function releaseHandle(_ctx: SessionContext, h: Handle): Promise<void> {
-  if (h.kind === 'file') await h.file.close();
-  else await h.dir.close();
+/**
+ * Close what a handle taken out of the table holds and free its room, even when closing fails.
+ * Used by CLOSE and by session teardown.
+ */
+export async function releaseHandle(ctx: SessionContext, h: Handle): Promise<void> {
+  try {
+    if (h.kind === 'file') await h.file.close();
+    else await h.dir.close();
+  } finally {
+    ctx.handles.released(h);
+  }
 }
 
 export const close: Handler = async (ctx, id, r) => {
   const h = ctx.handles.remove(r.bytes());
-  await releaseHandle(ctx, h);
+  const done = releaseHandle(ctx, h);
+  if (h.kind === 'file' && h.file.writable) {
+    await done; // a failed close may have lost written data: the client must hear of it
+  } else {
+    // Closing what was only read or listed has nothing to report: the answer goes out now
+    // and saves the client a thread-pool trip per file. No request can name the handle any
+    // more, and its descriptor stays counted against the caps until the close is done.
+    done.catch((err: unknown) => ctx.log.warn({ err }, 'closing sftp handle failed'));
+  }
   return okReply(id);
 };
 
@@ -54,16 +70,23 @@ export const read: Handler = async (ctx, id, r) => {
   if (!h.file.readable) throw new SftpStatusError(FX.PERMISSION_DENIED);
   const size = DATA_HEADER + len;
   await ctx.reads.acquire(size); // until the replies held so far leave for the client
+  // The file data lands directly behind the reply header: no copy on the way out.
+  const buf = readBuffers.take(size);
+  let n: number;
   try {
-    // The file data lands directly behind the reply header: no copy on the way out.
-    const buf = Buffer.allocUnsafe(size);
-    const n = await h.file.read(buf, DATA_HEADER, len, offset);
-    if (n === 0) throw new SftpStatusError(FX.EOF);
-    ctx.counters.bytesDown += n;
-    return finishDataReply(buf, id, n);
+    n = await h.file.read(buf, DATA_HEADER, len, offset);
+  } catch (err) {
+    readBuffers.giveBack(buf);
+    throw err;
   } finally {
     ctx.reads.release(size);
   }
+  if (n === 0) {
+    readBuffers.giveBack(buf);
+    throw new SftpStatusError(FX.EOF);
+  }
+  ctx.counters.bytesDown += n;
+  return finishDataReply(readBuffers.settle(buf, DATA_HEADER + n), id, n);
 };
 
 export const write: Handler = async (ctx, id, r) => {
