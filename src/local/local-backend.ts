@@ -48,6 +48,7 @@ class LocalConnection implements BackendConnection {
   openSftp(channel: SftpChannel): void {
     const session = serveFolder(channel, {
       root: this.folder, log: this.ctx.log, maxHandles: this.maxHandles, handleQuota: this.handleQuota, inspector: this.ctx.inspector?.(),
+      copiesOnWrite: true, // an ssh2 channel copies each chunk into SSH packets before calling back
     });
     this.sessions.add(session);
     void session.done.then(() => {

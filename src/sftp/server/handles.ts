@@ -60,8 +60,6 @@ export class HandleTable {
   private next = 1;
   /** Opens under way (room taken, handle not yet in the table). */
   private opening = 0;
-  /** Handles taken out of the table whose descriptors are not closed yet (room still taken). */
-  private closing = 0;
 
   constructor(readonly max: number, private readonly quota?: HandleQuota) {}
 
@@ -71,7 +69,7 @@ export class HandleTable {
 
   /** Handles that could still be opened (the limits@openssh.com answer). */
   get room(): number {
-    const mine = this.max - this.byId.size - this.opening - this.closing;
+    const mine = this.max - this.byId.size - this.opening;
     return Math.max(0, this.quota ? Math.min(mine, this.quota.room()) : mine);
   }
 
@@ -80,7 +78,7 @@ export class HandleTable {
    * given back if `make` fails. Throws HandleLimitError, before calling `make`, when full.
    */
   async open(kind: Handle['kind'], make: () => Promise<Handle>): Promise<Buffer> {
-    if (this.byId.size + this.opening + this.closing >= this.max) throw new HandleLimitError('session');
+    if (this.byId.size + this.opening >= this.max) throw new HandleLimitError('session');
     const n = HANDLE_DESCRIPTORS[kind];
     const full = this.quota?.take(n);
     if (full) throw new HandleLimitError(full);
@@ -124,30 +122,21 @@ export class HandleTable {
     return h;
   }
 
-  /**
-   * Take a handle out of the table (CLOSE): no request can name it any more, but its room stays
-   * taken until the caller has closed what it holds and called released().
-   */
+  /** Take a handle out of the table (CLOSE); the caller releases what it holds. */
   remove(handle: Buffer): Handle {
     const id = this.idOf(handle);
     const h = this.byId.get(id);
     if (!h) throw invalidHandle();
     this.byId.delete(id);
-    this.closing++;
+    this.quota?.give(HANDLE_DESCRIPTORS[h.kind]);
     return h;
   }
 
-  /** Empty the table (session end) and return what was in it; each needs released() too. */
+  /** Empty the table (session end) and return what was in it. */
   drain(): Handle[] {
     const all = [...this.byId.values()];
     this.byId.clear();
-    this.closing += all.length;
+    for (const h of all) this.quota?.give(HANDLE_DESCRIPTORS[h.kind]);
     return all;
-  }
-
-  /** What a removed or drained handle held is closed: its room is free again. */
-  released(h: Handle): void {
-    this.closing--;
-    this.quota?.give(HANDLE_DESCRIPTORS[h.kind]);
   }
 }

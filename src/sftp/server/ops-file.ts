@@ -35,28 +35,23 @@ export const open: Handler = async (ctx, id, r) => {
   return handleReply(id, handle);
 };
 
-/**
- * Close what a handle taken out of the table holds and free its room, even when closing fails.
- * Used by CLOSE and by session teardown.
- */
-export async function releaseHandle(ctx: SessionContext, h: Handle): Promise<void> {
-  try {
-    if (h.kind === 'file') await h.file.close();
-    else await h.dir.close();
-  } finally {
-    ctx.handles.released(h);
-  }
+/** Release what a handle holds. Used by CLOSE and by session teardown. */
+export async function releaseHandle(_ctx: SessionContext, h: Handle): Promise<void> {
+  if (h.kind === 'file') await h.file.close();
+  else await h.dir.close();
 }
 
 export const close: Handler = async (ctx, id, r) => {
+  // The handle's room is free at once (a client that got OK may open again right away).
   const h = ctx.handles.remove(r.bytes());
   const done = releaseHandle(ctx, h);
   if (h.kind === 'file' && h.file.writable) {
     await done; // a failed close may have lost written data: the client must hear of it
   } else {
-    // Closing what was only read or listed has nothing to report: the answer goes out now
-    // and saves the client a thread-pool trip per file. No request can name the handle any
-    // more, and its descriptor stays counted against the caps until the close is done.
+    // Closing what was only read or listed has nothing to report: the answer goes out now and
+    // saves the client a thread-pool trip per file. The close is queued in the thread pool
+    // ahead of any later open (a FIFO queue), so the descriptors over the caps for that moment
+    // are a few at most, inside the headroom the process total keeps (handle-budget.ts).
     done.catch((err: unknown) => ctx.log.warn({ err }, 'closing sftp handle failed'));
   }
   return okReply(id);

@@ -5,7 +5,9 @@
 // time collecting garbage (CPU profile, bench small-files case). Large buffers are therefore
 // lent from a small process-wide pool: a reply that filled little of its buffer is copied out
 // (cheap at that size) and the buffer goes back; one that filled most of it keeps its buffer,
-// so bulk transfers still move file data from the read to the socket without a copy.
+// so bulk transfers still move file data from the read to the socket without a copy; the session
+// hands such a buffer back once its stream has copied the reply out (ssh2 channels do, into the
+// SSH packets), so a long download reuses a few buffers instead of allocating one per READ.
 
 /** Requests up to this size get a buffer of their own (Node's allocator handles them well). */
 const POOLED_FROM = 64 * 1024;
@@ -16,12 +18,29 @@ const KEEP_PER_CLASS = 8;
 
 export class ReadBuffers {
   private readonly free = new Map<number, Buffer[]>();
+  /** Every buffer the pool made, by its memory: a reply's view finds its whole buffer again. */
+  private readonly made = new WeakMap<ArrayBufferLike, Buffer>();
 
   /** A buffer of at least `size` bytes; hand it to settle() or giveBack() when read into. */
   take(size: number): Buffer {
     if (size < POOLED_FROM) return Buffer.allocUnsafe(size);
     const capacity = Math.ceil(size / CLASS) * CLASS;
-    return this.free.get(capacity)?.pop() ?? Buffer.allocUnsafeSlow(capacity);
+    const reused = this.free.get(capacity)?.pop();
+    if (reused) return reused;
+    const buf = Buffer.allocUnsafeSlow(capacity);
+    this.made.set(buf.buffer, buf);
+    return buf;
+  }
+
+  /** Is `reply` (from settle()) a view of a pooled buffer? */
+  lent(reply: Buffer): boolean {
+    return this.made.has(reply.buffer);
+  }
+
+  /** `reply` (a view from settle()) is no longer needed by anyone: its buffer may be lent again. */
+  recycle(reply: Buffer): void {
+    const whole = this.made.get(reply.buffer);
+    if (whole) this.giveBack(whole);
   }
 
   /**

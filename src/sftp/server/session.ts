@@ -23,6 +23,7 @@ import { EXTENDED_ROUTES } from './ops-extended.js';
 import { releaseHandle } from './ops-file.js';
 import { PacketError, PacketReader } from '../protocol/packet-reader.js';
 import { statusReply, versionReply } from '../protocol/replies.js';
+import { readBuffers } from './read-buffers.js';
 import { DEFAULT_READ_BUDGET, ReadBudget } from './read-budget.js';
 import { RequestScheduler } from './scheduler.js';
 import { SftpStatusError, statusOf } from './status.js';
@@ -62,6 +63,12 @@ export interface SftpServerOptions {
    * request that cannot finish would otherwise hold 16 MiB per session.
    */
   maxInflightBytes?: number;
+  /**
+   * The stream copies what it is given before it calls a write back (an ssh2 channel: into its
+   * SSH packets), so the buffer of a large READ reply can be lent to the next READ then. Not
+   * for streams that may still hold the chunk after calling back (Duplex.from over stdout).
+   */
+  copiesOnWrite?: boolean;
 }
 
 export interface SftpServerSession {
@@ -112,6 +119,7 @@ class Session implements SftpServerSession {
   private finishing = false;
   private exitStatus = 0;
   private writeBlocked = false;
+  private readonly copiesOnWrite: boolean;
   private batch: Buffer[] = [];
   private batchBytes = 0;
   private flushScheduled = false;
@@ -133,6 +141,7 @@ class Session implements SftpServerSession {
     const maxPacket = Math.max(opts.maxPacketBytes ?? DEFAULT_MAX_PACKET, 4 * PACKET_HEADROOM);
     this.maxInflight = Math.max(opts.maxInflight ?? 64, 1);
     this.maxInflightBytes = opts.maxInflightBytes ?? DEFAULT_INFLIGHT_BYTES;
+    this.copiesOnWrite = opts.copiesOnWrite ?? false;
     this.framer = new PacketFramer(maxPacket);
     this.scheduler = new RequestScheduler(() => this.pump());
     stream.on('error', (err) => {
@@ -393,7 +402,11 @@ class Session implements SftpServerSession {
 
   private write(buf: Buffer): void {
     if (!this.stream.writable) return;
-    if (this.stream.write(buf, this.onWritten) || this.writeBlocked) return;
+    const done = this.copiesOnWrite && readBuffers.lent(buf) ? (err?: Error | null) => {
+      if (!err) readBuffers.recycle(buf); // the channel has copied it into its packets
+      this.onWritten();
+    } : this.onWritten;
+    if (this.stream.write(buf, done) || this.writeBlocked) return;
     this.writeBlocked = true;
     this.stream.once('drain', () => {
       this.writeBlocked = false;
