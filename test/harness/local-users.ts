@@ -20,33 +20,31 @@ export interface LocalUserSetup {
 }
 
 export async function localUserSetup(dir: string, name = 'dora', keyType: KeyType = 'ed25519'): Promise<LocalUserSetup> {
-  const key = await generateKey(dir, keyType, name);
+  return (await usersSetup(dir, [name], keyType)).setup;
+}
+
+/** The same for several users, each with its own key and folder `<files>/<name>` in one users file. */
+export async function localUsersSetup(dir: string, names: string[]): Promise<{ setup: LocalUserSetup; keys: Map<string, GeneratedKey> }> {
+  return usersSetup(dir, names, 'ed25519');
+}
+
+async function usersSetup(dir: string, names: string[], keyType: KeyType): Promise<{ setup: LocalUserSetup; keys: Map<string, GeneratedKey> }> {
   const files = join(dir, 'files');
-  await mkdir(join(files, name), { recursive: true });
+  const keys = new Map<string, GeneratedKey>();
+  const users: Record<string, unknown> = {};
+  for (const name of names) {
+    const key = await generateKey(dir, keyType, name);
+    keys.set(name, key);
+    await mkdir(join(files, name), { recursive: true });
+    users[name] = { keys: [key.publicLine], folder: name };
+  }
   const usersFile = join(dir, 'users.json');
-  await writeFile(usersFile, JSON.stringify({ users: { [name]: { keys: [key.publicLine], folder: name } } }));
+  await writeFile(usersFile, JSON.stringify({ users }));
   const dataDir = join(dir, 'data');
   const args = ['--mode', 'local', '--store', `file:${usersFile}`, '--sftp-path', files, '--port', '0', '--listen', '127.0.0.1',
     '--data-dir', dataDir];
-  return { name, key, usersFile, files, dataDir, args };
-}
-
-/**
- * The setup for several users: the first as localUserSetup makes it, each further one with its
- * own key and folder `<files>/<name>` in the same users file.
- */
-export async function localUsersSetup(dir: string, names: string[]): Promise<{ setup: LocalUserSetup; keys: Map<string, GeneratedKey> }> {
-  const setup = await localUserSetup(dir, names[0]);
-  const keys = new Map<string, GeneratedKey>([[setup.name, setup.key]]);
-  const file = JSON.parse(await readFile(setup.usersFile, 'utf8')) as { users: Record<string, unknown> };
-  for (const name of names.slice(1)) {
-    const key = await generateKey(dir, 'ed25519', name);
-    keys.set(name, key);
-    await mkdir(join(setup.files, name));
-    file.users[name] = { keys: [key.publicLine], folder: name };
-  }
-  await writeFile(setup.usersFile, JSON.stringify(file));
-  return { setup, keys };
+  const name = names[0]!;
+  return { setup: { name, key: keys.get(name)!, usersFile, files, dataDir, args }, keys };
 }
 
 /** The product's generated host public key line (after it started with `dataDir`). */

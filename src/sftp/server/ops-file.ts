@@ -67,19 +67,14 @@ export const read: Handler = async (ctx, id, r) => {
   await ctx.reads.acquire(size); // until the replies held so far leave for the client
   // The file data lands directly behind the reply header: no copy on the way out.
   const buf = readBuffers.take(size);
-  let n: number;
+  let n = 0;
   try {
     n = await h.file.read(buf, DATA_HEADER, len, offset);
-  } catch (err) {
-    readBuffers.giveBack(buf);
-    throw err;
   } finally {
     ctx.reads.release(size);
+    if (n === 0) readBuffers.giveBack(buf); // failed or at the end: no reply keeps it
   }
-  if (n === 0) {
-    readBuffers.giveBack(buf);
-    throw new SftpStatusError(FX.EOF);
-  }
+  if (n === 0) throw new SftpStatusError(FX.EOF);
   ctx.counters.bytesDown += n;
   return finishDataReply(readBuffers.settle(buf, DATA_HEADER + n), id, n);
 };

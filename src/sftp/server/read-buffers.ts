@@ -21,7 +21,7 @@ export class ReadBuffers {
   /** Every buffer the pool made, by its memory: a reply's view finds its whole buffer again. */
   private readonly made = new WeakMap<ArrayBufferLike, Buffer>();
 
-  /** A buffer of at least `size` bytes; hand it to settle() or giveBack() when read into. */
+  /** A buffer of at least `size` bytes; hand it to settle() once read into, or to giveBack(). */
   take(size: number): Buffer {
     if (size < POOLED_FROM) return Buffer.allocUnsafe(size);
     const capacity = Math.ceil(size / CLASS) * CLASS;
@@ -32,15 +32,9 @@ export class ReadBuffers {
     return buf;
   }
 
-  /** Is `reply` (from settle()) a view of a pooled buffer? */
-  lent(reply: Buffer): boolean {
-    return this.made.has(reply.buffer);
-  }
-
-  /** `reply` (a view from settle()) is no longer needed by anyone: its buffer may be lent again. */
-  recycle(reply: Buffer): void {
-    const whole = this.made.get(reply.buffer);
-    if (whole) this.giveBack(whole);
+  /** Is `b` (or the buffer it is a view of) one of the pool's? */
+  lent(b: Buffer): boolean {
+    return this.made.has(b.buffer);
   }
 
   /**
@@ -48,19 +42,23 @@ export class ReadBuffers {
    * filled most of it, otherwise a copy (and `buf` goes back to the pool).
    */
   settle(buf: Buffer, used: number): Buffer {
-    if (buf.length < POOLED_FROM || used > buf.length / 2) return buf.subarray(0, used);
+    if (!this.lent(buf) || used > buf.length / 2) return buf.subarray(0, used);
     const out = Buffer.allocUnsafe(used);
     buf.copy(out, 0, 0, used);
     this.giveBack(buf);
     return out;
   }
 
-  /** A buffer from take() that no reply keeps (the read failed or found the end of the file). */
-  giveBack(buf: Buffer): void {
-    if (buf.length < POOLED_FROM) return;
-    let list = this.free.get(buf.length);
-    if (!list) this.free.set(buf.length, (list = []));
-    if (list.length < KEEP_PER_CLASS) list.push(buf);
+  /**
+   * Nobody holds `b` (a buffer from take() or a view of one) any more: its buffer may be lent
+   * again. Buffers the pool did not make are left to the garbage collector.
+   */
+  giveBack(b: Buffer): void {
+    const whole = this.made.get(b.buffer);
+    if (!whole) return;
+    let list = this.free.get(whole.length);
+    if (!list) this.free.set(whole.length, (list = []));
+    if (list.length < KEEP_PER_CLASS) list.push(whole);
   }
 }
 

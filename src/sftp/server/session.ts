@@ -403,7 +403,7 @@ class Session implements SftpServerSession {
   private write(buf: Buffer): void {
     if (!this.stream.writable) return;
     const done = this.copiesOnWrite && readBuffers.lent(buf) ? (err?: Error | null) => {
-      if (!err) readBuffers.recycle(buf); // the channel has copied it into its packets
+      if (!err) readBuffers.giveBack(buf); // the channel has copied it into its packets
       this.onWritten();
     } : this.onWritten;
     if (this.stream.write(buf, done) || this.writeBlocked) return;
