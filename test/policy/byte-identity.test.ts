@@ -53,7 +53,14 @@ describe('byte identity through the SFTP filter', () => {
       const ends = () => t.logs(mark).filter((l) => l.msg === 'session end' && l.user === name);
       for (const deadline = Date.now() + 5000; ends().length < 2 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
       assert.equal(results[0]!.value, u.dir, 'paramiko starts in the start directory');
-      assert.deepEqual([ends().reduce((a, l) => a + Number(l.bytesUp), 0), ends().reduce((a, l) => a + Number(l.bytesDown), 0)], [2 * total, 2 * total]);
+      // OpenSSH's session ends first (the test waits for it) and reads each byte once: exact.
+      const [sftpEnd, paramikoEnd] = ends().map((l) => [Number(l.bytesUp), Number(l.bytesDown)]);
+      assert.deepEqual(sftpEnd, [total, total], 'OpenSSH sftp session: bytes up, down');
+      // paramiko 2.12's prefetch can race with itself (a reply handled before its thread recorded
+      // the next request ends the prefetch, and the file's remaining chunks are read again): its
+      // downloads may count more than once, never less.
+      assert.equal(paramikoEnd![0], total, 'paramiko session: bytes up');
+      assert.ok(paramikoEnd![1]! >= total && paramikoEnd![1]! <= 2 * total, `paramiko session: ${paramikoEnd![1]} bytes down, want ${total}..${2 * total}`);
     });
   }
 });
