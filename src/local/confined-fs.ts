@@ -21,6 +21,7 @@
 import { closeSync, constants, type Stats, type StatsFs } from 'node:fs';
 import { chmod, link, lstat, mkdir, opendir, readlink, rename, rmdir, statfs, symlink, unlink } from 'node:fs/promises';
 import type { AttrChanges, OpenMode, SftpDir, SftpFile, SftpFileSystem } from '../sftp/server/filesystem.js';
+import type { HandleQuota } from '../sftp/server/handles.js';
 import { errnoError } from '../sftp/server/status.js';
 import { applyAttrs, refuseSetIdFile } from './apply-attrs.js';
 import { LocalDir, LocalFile } from './confined-file.js';
@@ -66,10 +67,13 @@ export class ConfinedFs implements SftpFileSystem {
   /** Opens refused because the object turned out to be outside: a component was swapped. */
   swapsDetected = 0;
 
-  /** @param signal aborted when the session ends: path walks stop between steps. */
-  constructor(root: string, private readonly signal?: AbortSignal) {
+  /**
+   * @param signal aborted when the session ends: path walks stop between steps.
+   * @param keptDirs counts the directory kept open between walks (see Jail)
+   */
+  constructor(root: string, private readonly signal?: AbortSignal, keptDirs?: HandleQuota) {
     assertProcFdSupport();
-    this.jail = new Jail(root);
+    this.jail = new Jail(root, keptDirs);
   }
 
   /** Let go of the folder (at session end). */
@@ -134,7 +138,7 @@ export class ConfinedFs implements SftpFileSystem {
 
   /** r.parentFd, checked: the jail's own descriptor must not be used after close(). */
   private fdOf(r: Resolved): number {
-    return r.ownsParent ? r.parentFd : this.jail.rootFd;
+    return r.atRoot ? this.jail.rootFd : r.parentFd;
   }
 
   /** A verified O_PATH fd for the object itself (never a symlink's target). Caller closes it. */

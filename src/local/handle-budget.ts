@@ -33,6 +33,37 @@ export function processHandleBudgetTotal(): number {
   return handleBudgetTotal(readFileSync('/proc/self/limits', 'utf8'));
 }
 
+/**
+ * Directories kept open between path walks (kept-dir.ts), all sessions together, for a process
+ * whose handles may hold `handleTotal`: at most one per session, outside the handle caps (a kept
+ * directory never costs a user a handle), so they come out of the headroom: an eighth of the
+ * handle total is at most 3/8 of the smallest headroom.
+ */
+export function keptDirsTotal(handleTotal: number): number {
+  return Math.floor(handleTotal / 8);
+}
+
+/** Descriptors of one kind counted for the whole process (the kept directories). */
+export class ProcessQuota implements HandleQuota {
+  private held = 0;
+
+  constructor(readonly total: number) {}
+
+  take(n: number): 'process' | null {
+    if (this.held + n > this.total) return 'process';
+    this.held += n;
+    return null;
+  }
+
+  give(n: number): void {
+    this.held = Math.max(0, this.held - n);
+  }
+
+  room(): number {
+    return Math.max(0, this.total - this.held);
+  }
+}
+
 export interface HandleBudgetOptions {
   perUser: number;
   total: number;

@@ -16,10 +16,14 @@
 //   it, and the caller acts on the final name through the pinned parent directory it returns.
 // - The work is linear in the components processed and bounded per request (MAX_COMPONENTS,
 //   MAX_LINKS), and a walk stops between steps once its session has ended.
+// - A walk starts from the directory the previous one ended in when the path leads through it
+//   and it is still at that path (kept-dir.ts): one open less per component it saves.
 import { closeSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { FsRefusal } from '../sftp/server/filesystem.js';
+import type { HandleQuota } from '../sftp/server/handles.js';
 import { errnoError } from '../sftp/server/status.js';
+import { KeptDirectory, type Lease } from './kept-dir.js';
 import { byteString, fsPath, type PathArg } from './name-bytes.js';
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH, fdRealPath, fdRef, openFd } from './proc-fd.js';
 
@@ -51,13 +55,17 @@ export class Jail {
   private readonly rootBytes: string;
   private readonly prefix: string;
   private fd: number | null;
+  /** Where the last walk ended, for the next one to start from. */
+  readonly kept: KeptDirectory;
 
-  constructor(root: string) {
+  /** @param keptDirs counts the directory kept open between walks (kept-dir.ts); unset: not counted */
+  constructor(root: string, keptDirs?: HandleQuota) {
     this.root = realpathSync(root);
     if (!statSync(this.root).isDirectory()) throw new Error(`not a directory: ${root}`);
     this.rootBytes = byteString(this.root);
     this.prefix = this.rootBytes === '/' ? '/' : `${this.rootBytes}/`;
     this.fd = openSync(this.root, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    this.kept = new KeptDirectory((hostPath) => this.relative(hostPath), keptDirs);
   }
 
   /** O_PATH descriptor of the folder, held while the jail is in use: every walk starts here. */
@@ -67,8 +75,9 @@ export class Jail {
     return this.fd;
   }
 
-  /** Let go of the folder's descriptor; the jail is unusable afterwards. */
+  /** Let go of the folder's descriptors; the jail is unusable afterwards. */
   close(): void {
+    this.kept.close();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
@@ -96,17 +105,19 @@ export interface Resolved {
   readonly parentFd: number;
   /** The final component (a byte string); null when the path ends at a directory already pinned. */
   readonly name: string | null;
-  /** parentFd was opened for this result (it is not the jail's rootFd). */
-  readonly ownsParent: boolean;
+  /** parentFd is the jail's rootFd (to be checked at use: the jail may have been closed since). */
+  readonly atRoot: boolean;
+  /** Done with parentFd: called once by releaseResolved. */
+  readonly release: () => void;
   /** What lstat said of the final name when the walk looked (following, or a trailing "/"). */
   readonly finalStats?: Stats;
   /** The path ended in "/" (or "/.") and names nothing yet: only a directory may be made there. */
   readonly dirOnly: boolean;
 }
 
-/** Close what a Resolved holds (O_PATH descriptors: closing never blocks on a disk). */
+/** Let go of what a Resolved holds (O_PATH descriptors: closing never blocks on a disk). */
 export function releaseResolved(r: Resolved): void {
-  if (r.ownsParent) closeSync(r.parentFd);
+  r.release();
 }
 
 /** A component still to walk: its name, whether a link's target brought it, and whether it must be a directory. */
@@ -116,16 +127,23 @@ function parts(p: string): string[] {
   return p.split('/').filter((c) => c !== '' && c !== '.');
 }
 
+/** A path ending in "/" or "/." names a directory (POSIX). */
+function endsAsDir(p: string): boolean {
+  return /(^|\/)\.?$/.test(p);
+}
+
+/** Push components to walk next, the last one marked as a directory when `dir`. */
+function pushParts(stack: Pending[], ps: readonly string[], fromLink: boolean, dir: boolean): void {
+  const last = ps.length - 1;
+  for (let i = last; i >= 0; i--) stack.push([ps[i]!, fromLink, i === last && dir]);
+}
+
 /**
- * Push the components of `p` (a byte string) to walk next. A path ending in "/" or "/." names
- * a directory (POSIX): its last component is marked so, as it is when `dir` is set (the link
- * being expanded was itself marked).
+ * Push the components of `p` (a byte string) to walk next; its last is marked as a directory
+ * when `p` ends as one or when `dir` is set (the link being expanded was itself marked).
  */
 function pushPath(stack: Pending[], p: string, fromLink: boolean, dir: boolean): void {
-  const ps = parts(p);
-  const last = ps.length - 1;
-  const endsAsDir = dir || /(^|\/)\.?$/.test(p);
-  for (let i = last; i >= 0; i--) stack.push([ps[i]!, fromLink, i === last && endsAsDir]);
+  pushParts(stack, parts(p), fromLink, dir || endsAsDir(p));
 }
 
 function cancelled(): Error {
@@ -148,13 +166,21 @@ export async function resolveInJail(jail: Jail, clientPath: PathArg, followFinal
   if (path.includes('\0')) throw errnoError('ENOENT', 'No such file');
   if (path.length > MAX_PATH) throw errnoError('ENAMETOOLONG', 'File name too long');
   const stack: Pending[] = [];
-  pushPath(stack, path, false, false);
-  let comps: string[] = [];
+  const ps = parts(path);
+  /** The kept directory, while the walk is in it (it started there and has not left). */
+  let lease: Lease | null = jail.kept.lease(ps);
+  pushParts(stack, lease ? ps.slice(lease.comps.length) : ps, false, endsAsDir(path));
+  let comps: string[] = lease ? [...lease.comps] : [];
   /** Pins the directory `comps` leads to (every component so far was entered); null: the root. */
-  let dirFd: number | null = null;
+  let dirFd: number | null = lease ? lease.fd : null;
   const current = (): number => dirFd ?? jail.rootFd;
   const setDir = (fd: number | null): void => {
-    if (dirFd !== null) closeSync(dirFd);
+    if (lease) {
+      lease.end();
+      lease = null;
+    } else if (dirFd !== null) {
+      closeSync(dirFd);
+    }
     dirFd = fd;
   };
   const entryOf = (name: string): Buffer => fsPath(`${fdRef(current())}/${name}`);
@@ -249,12 +275,28 @@ export async function resolveInJail(jail: Jail, clientPath: PathArg, followFinal
       finalName = name;
     }
     const held = dirFd;
+    const heldLease = lease;
     dirFd = null; // handed over to the result
-    return { comps, parentFd: held ?? jail.rootFd, ownsParent: held !== null, name: finalName, finalStats, dirOnly };
+    lease = null;
+    // The directory the result pins, by the components that lead to it.
+    const dirComps = finalName === null ? comps : comps.slice(0, -1);
+    const release = heldLease ? () => heldLease.end()
+      : held !== null ? once(() => jail.kept.offer(dirComps, held))
+      : () => {};
+    return { comps, parentFd: held ?? jail.rootFd, atRoot: held === null, release, name: finalName, finalStats, dirOnly };
   } catch (err) {
     setDir(null);
     throw err;
   }
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Backend, BackendConnection, ConnectionContext, SftpChannel, Transf
 import type { HandleQuota } from '../sftp/server/handles.js';
 import { type SftpServerSession } from '../sftp/server/session.js';
 import { serveFolder } from './serve-folder.js';
-import { HandleBudget } from './handle-budget.js';
+import { HandleBudget, ProcessQuota, keptDirsTotal } from './handle-budget.js';
 
 export interface LocalBackendOptions {
   /** Open handles per session. */
@@ -19,9 +19,12 @@ export interface LocalBackendOptions {
 
 export class LocalBackend implements Backend {
   private readonly budget: HandleBudget;
+  /** The directories sessions keep open between path walks (kept-dir.ts), all together. */
+  private readonly keptDirs: ProcessQuota;
 
   constructor(private readonly opts: LocalBackendOptions) {
     this.budget = new HandleBudget({ perUser: opts.maxHandlesPerUser, total: opts.maxHandlesTotal });
+    this.keptDirs = new ProcessQuota(keptDirsTotal(opts.maxHandlesTotal));
   }
 
   refusal(user: StoredUser): string | undefined {
@@ -31,7 +34,7 @@ export class LocalBackend implements Backend {
   connect(ctx: ConnectionContext): BackendConnection {
     const target = ctx.user.target;
     if (target.kind !== 'folder') throw new Error('local backend asked to serve an upstream user (refusal() let it in)');
-    return new LocalConnection(target.path, ctx, this.opts.maxHandles, this.budget.account(ctx.user.name));
+    return new LocalConnection(target.path, ctx, this.opts.maxHandles, this.budget.account(ctx.user.name), this.keptDirs);
   }
 
   async close(): Promise<void> {}
@@ -43,11 +46,12 @@ class LocalConnection implements BackendConnection {
   private readonly ended: TransferCounters = { bytesUp: 0, bytesDown: 0 };
 
   constructor(private readonly folder: string, private readonly ctx: ConnectionContext, private readonly maxHandles: number,
-    private readonly handleQuota: HandleQuota) {}
+    private readonly handleQuota: HandleQuota, private readonly keptDirs: HandleQuota) {}
 
   openSftp(channel: SftpChannel): void {
     const session = serveFolder(channel, {
-      root: this.folder, log: this.ctx.log, maxHandles: this.maxHandles, handleQuota: this.handleQuota, inspector: this.ctx.inspector?.(),
+      root: this.folder, log: this.ctx.log, maxHandles: this.maxHandles, handleQuota: this.handleQuota, keptDirs: this.keptDirs,
+      inspector: this.ctx.inspector?.(),
       copiesOnWrite: true, // an ssh2 channel copies each chunk into SSH packets before calling back
     });
     this.sessions.add(session);

@@ -151,9 +151,9 @@ describe('descriptors held by the walk', () => {
         await cfs.opendir(p).then((d) => d.close(), quiet);
       }
     }
-    assert.equal(open(), before);
+    assert.ok(open() - before <= 1, `${open() - before} descriptors left open (the kept directory may be one)`);
     cfs.close();
-    assert.equal(open(), before - 1, 'close() lets go of the folder\'s own descriptor');
+    assert.equal(open(), before - 1, 'close() lets go of the folder\'s own descriptor and the kept directory');
     await assert.rejects(cfs.stat('a', true), { code: 'EBADF' }, 'a closed jail refuses to walk');
   });
 });
@@ -203,8 +203,8 @@ describe('paths that end by going up, and deep paths', () => {
     } finally {
       clearInterval(sampler);
     }
-    assert.ok(peak - before <= 8 * 3, `up to ${peak - before} descriptors open at once for 8 walks 1000 levels deep`);
-    assert.equal(count(), before);
+    assert.ok(peak - before <= 8 * 3 + 1, `up to ${peak - before} descriptors open at once for 8 walks 1000 levels deep`);
+    assert.ok(count() - before <= 1, 'at most the kept directory stays open');
     cfs.close();
   });
 });
