@@ -103,8 +103,10 @@ describe('--idle-timeout 2', { concurrency: 2 }, () => {
           return { ...r, ms: Date.now() - started };
         };
         const [put, get] = await Promise.all([
-          // Upload: -l 1000 Kbit/s = 125 KB/s, about 5 s for 640 KiB, a WRITE every ~0.25 s.
-          timed(['-l', '1000'], [`put ${small} slow.bin`]),
+          // Upload: -l 1000 Kbit/s = 125 KB/s, about 5 s for 640 KiB, a WRITE every ~0.25 s with
+          // -B 32768 (without it sftp writes 255 KiB, as limits@openssh.com allows: one every
+          // 2.0 s, as long as the timeout, so the session was rightly idle now and then).
+          timed(['-l', '1000', '-B', '32768'], [`put ${small} slow.bin`]),
           // Download: the server answers reads as far as the client's 2 MiB window allows, so what
           // the client holds in its buffers must drain well within the timeout for its next reads
           // to come (traffic is what crosses the server): 20 MiB at -l 32000 Kbit/s (4 MB/s).
