@@ -37,7 +37,7 @@ export function processHandleBudgetTotal(): number {
  * Directories kept open between path walks (kept-dir.ts), all sessions together, for a process
  * whose handles may hold `handleTotal`: at most one per session, outside the handle caps (a kept
  * directory never costs a user a handle), so they come out of the headroom: an eighth of the
- * handle total is at most 3/8 of the smallest headroom.
+ * handle total is at most 3/8 of the headroom kept beside it (a quarter of the limit, or 256).
  */
 export function keptDirsTotal(handleTotal: number): number {
   return Math.floor(handleTotal / 8);

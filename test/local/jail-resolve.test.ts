@@ -27,7 +27,10 @@ describe('resolveInJail', () => {
     symlinkSync('loop1', join(root, 'loop2'));
     jail = new Jail(root);
   });
-  after(() => tmp.cleanup());
+  after(() => {
+    jail.close(); // its kept directory too: let go later by its idle timer, it would upset the descriptor counts below
+    tmp.cleanup();
+  });
 
   const ok = async (p: string, want: string[], follow = true) => {
     const r = await resolveInJail(jail, p, follow);

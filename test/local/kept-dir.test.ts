@@ -1,13 +1,15 @@
 // The directory a walk ended in is kept for the next walk (src/local/kept-dir.ts): a walk that
 // starts there must end where a walk from the root would, whatever happened to the directory
 // since (renamed, replaced by another, by a link, moved out of the folder, removed), and the
-// kept descriptors are bounded for the whole process and let go at session end.
+// kept descriptors are bounded (one per session, a total for the process) and let go when the
+// session idles or ends.
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConfinedFs } from '../../src/local/confined-fs.js';
 import { ProcessQuota } from '../../src/local/handle-budget.js';
+import { KEEP_IDLE_MS } from '../../src/local/kept-dir.js';
 import { tempDir } from '../sftp/harness.js';
 
 const openFds = () => readdirSync('/proc/self/fd').length;
@@ -119,5 +121,94 @@ describe('the kept directory', () => {
       cfs.close();
     }
     assert.equal(openFds(), before - 1);
+  });
+  it('is never a removed directory, even one whose name ends in " (deleted)"', async () => {
+    // procfs names a removed directory "<path> (deleted)": the same text as a live one so named.
+    const { root } = fresh();
+    const cfs = new ConfinedFs(root, undefined, new ProcessQuota(1));
+    try {
+      await assert.rejects(cfs.stat('q (deleted)/x', false), { code: 'ENOENT' });
+      await cfs.mkdir('q (deleted)', 0o755);
+      await assert.rejects(cfs.stat('q (deleted)/x', false), { code: 'ENOENT' }); // kept now
+      await cfs.posixRename('q (deleted)', 'q');
+      await cfs.rmdir('q');
+      await cfs.mkdir('q (deleted)', 0o755);
+      writeFileSync(join(root, 'q (deleted)/f'), 'here');
+      assert.equal(await readAll(cfs, 'q (deleted)/f'), 'here');
+    } finally {
+      cfs.close();
+    }
+  });
+
+  it('falls back to the walk from the root where its host path is too long to read back', async () => {
+    const { root } = fresh();
+    const cfs = new ConfinedFs(root, undefined, new ProcessQuota(1));
+    // A directory 4090 bytes below the root: its host path passes PATH_MAX (4096), the client's
+    // paths to what is in it do not.
+    const names = Array.from({ length: 16 }, (_, i) => i.toString(16).repeat(i < 15 ? 255 : 250));
+    const deep = names.join('/');
+    try {
+      for (let i = 1; i <= names.length; i++) await cfs.mkdir(names.slice(0, i).join('/'), 0o755);
+      for (let i = 0; i < 3; i++) await cfs.mkdir(`${deep}/x${i}`, 0o755);
+      for (let i = 0; i < 3; i++) assert.ok((await cfs.stat(`${deep}/x${i}`, false)).isDirectory());
+    } finally {
+      // Removed through the jail: the host path is too long for rmSync.
+      for (let i = 0; i < 3; i++) await cfs.rmdir(`${deep}/x${i}`).catch(() => undefined);
+      for (let i = names.length; i >= 1; i--) await cfs.rmdir(names.slice(0, i).join('/')).catch(() => undefined);
+      cfs.close();
+    }
+  });
+
+  it('is one descriptor per session, also while walks still use one dropped', async () => {
+    const { root } = fresh();
+    const n = 6;
+    for (let i = 0; i < n; i++) {
+      // A chain of 39 links makes a walk of some 80 trips: still running while the test goes on.
+      mkdirSync(join(root, `c${i}`));
+      writeFileSync(join(root, `c${i}/l39`), 'x');
+      for (let j = 0; j < 39; j++) symlinkSync(`l${j + 1}`, join(root, `c${i}/l${j}`));
+    }
+    const quota = new ProcessQuota(100);
+    const cfs = new ConfinedFs(root, undefined, quota);
+    const before = openFds();
+    const slow: Array<Promise<unknown>> = [];
+    try {
+      await cfs.stat('c0/x', false).catch(() => undefined); // c0 kept
+      let most = 0;
+      for (let i = 0; i < n; i++) {
+        const walk = cfs.stat(`c${i}/l0`, true); // starts in the kept c<i>
+        walk.catch(() => undefined);
+        slow.push(walk);
+        renameSync(join(root, `c${i}`), join(root, `moved${i}`));
+        await cfs.stat(`c${i}/x`, false).catch(() => undefined); // c<i> moved: dropped, still in use
+        if (i + 1 < n) await cfs.stat(`c${i + 1}/x`, false).catch(() => undefined); // ends in c<i+1>
+        most = Math.max(most, quota.total - quota.room());
+      }
+      assert.equal(most, 1, 'kept descriptors one session held at once');
+      await Promise.allSettled(slow);
+      assert.ok(openFds() - before <= 1);
+    } finally {
+      cfs.close();
+    }
+    assert.equal(quota.room(), quota.total);
+    assert.equal(openFds(), before - 1);
+  });
+
+  it('is let go when the session has not walked for a while', async () => {
+    const { root } = fresh();
+    const quota = new ProcessQuota(1);
+    const cfs = new ConfinedFs(root, undefined, quota);
+    const before = openFds();
+    try {
+      assert.equal(await readAll(cfs, 'd/f'), 'old');
+      assert.equal(openFds(), before + 1);
+      await new Promise((r) => setTimeout(r, KEEP_IDLE_MS + 400));
+      assert.equal(openFds(), before, 'an idle session holds no directory');
+      assert.equal(quota.room(), 1);
+      assert.equal(await readAll(cfs, 'd/f'), 'old');
+      assert.equal(quota.room(), 0, 'kept again once busy');
+    } finally {
+      cfs.close();
+    }
   });
 });
