@@ -27,6 +27,8 @@ const DELETED = ' (deleted)';
 interface Kept {
   /** Plain components below the root (no links, no dots) the directory was reached by. */
   readonly comps: readonly string[];
+  /** The same joined by "/": what the procfs readlink must show below the root. */
+  readonly rel: string;
   readonly fd: number;
   /** Walks using the descriptor now: it is closed only when none is. */
   leases: number;
@@ -98,7 +100,7 @@ export class KeptDirectory {
       closeSync(fd); // the process keeps as many as it may: walks start from the root
       return;
     }
-    this.kept = { comps: [...comps], fd, leases: 0, dropped: false };
+    this.kept = { comps: [...comps], rel: comps.join('/'), fd, leases: 0, dropped: false };
     if (this.idleTimer) this.idleTimer.refresh();
     else this.idleTimer = setTimeout(() => this.drop(), KEEP_IDLE_MS).unref();
   }
@@ -117,7 +119,7 @@ export class KeptDirectory {
     } catch {
       return false;
     }
-    return !host.endsWith(DELETED) && this.where(host) === k.comps.join('/');
+    return !host.endsWith(DELETED) && this.where(host) === k.rel;
   }
 
   private drop(): void {
