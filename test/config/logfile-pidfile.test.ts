@@ -49,6 +49,9 @@ describe('--logfile and --pidfile', () => {
       try {
         const listening = () => lines(logfile).filter((l) => l.msg === 'listening');
         await until('the listening line(s) in the log file', () => (listening().length === workers ? true : undefined));
+        // The pid file follows the listening line: it is written once the admin port listens and
+        // privileges are dropped, a moment later (CI once read it in between).
+        await until('the pid file', () => (existsSync(pidfile) ? true : undefined));
         assert.equal(readFileSync(pidfile, 'utf8'), `${child.pid}\n`, 'the pid file names the (primary) process');
         assert.equal(out, '', 'nothing on stdout or stderr: the log goes to the file');
 
