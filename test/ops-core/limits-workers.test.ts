@@ -57,9 +57,12 @@ describe('--max-connections-per-ip 2 and --max-connections 4 across --workers 2'
       held.push(h);
       assert.ok(await admitted(h), `connection ${i + 1} of 127.0.0.2 admitted`);
     }
-    const workers = proxy.logs().slice(since).filter((l) => l.msg === 'connection' && String(l['remote']).startsWith('127.0.0.2:'))
-      .map((l) => l['worker']);
-    assert.deepEqual([...new Set(workers)].sort(), [1, 2], 'the two connections went to different workers');
+    // A worker logs 'connection' once its gate (IPC round trips to the primary) admitted it,
+    // which "still open after 500 ms" does not prove: wait for both lines.
+    const workers = () => [...new Set(proxy.logs().slice(since)
+      .filter((l) => l.msg === 'connection' && String(l['remote']).startsWith('127.0.0.2:')).map((l) => l['worker']))].sort();
+    await eventually(() => workers().length === 2, 5000);
+    assert.deepEqual(workers(), [1, 2], 'the two connections went to different workers');
 
     const third = await silent(proxy.port, '127.0.0.2');
     assert.ok(await refusedAtAccept(third), 'the 3rd from 127.0.0.2 is closed at accept');

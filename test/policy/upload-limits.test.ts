@@ -127,9 +127,16 @@ for (const mode of ['proxy', 'local'] as const) {
         try {
           // The upstream holds still: the proxy's probe (LSTAT) waits in its input.
           process.kill(server, 'SIGSTOP');
+          // The sshd process that feeds sftp-server's stdin: it writes the probe into the pipe.
+          const feeder = Number(readFileSync(`/proc/${server}/stat`, 'latin1').replace(/^.*\) /s, '').split(' ')[1]);
+          const wchar = () => Number(/^wchar: (\d+)$/m.exec(readFileSync(`/proc/${feeder}/io`, 'latin1'))![1]);
+          const wrote = wchar();
           const opened = s.sftp.open('race.txt', FXF.WRITE | FXF.CREAT | FXF.TRUNC);
-          // Time for the OPEN to reach the proxy and its probe the upstream (milliseconds, unloaded).
-          await sleep(1000);
+          // Until the probe has reached the upstream (milliseconds unloaded; a fixed wait was
+          // once too short in a loaded run): the feeder wrote to the stopped sftp-server.
+          const deadline0 = Date.now() + 10_000;
+          while (wchar() === wrote && Date.now() < deadline0) await sleep(20);
+          await sleep(50);
           // Now the proxy holds still; the upstream answers the probe ("no such file")...
           process.kill(t.proxy.pid, 'SIGSTOP');
           process.kill(server, 'SIGCONT');
