@@ -60,7 +60,7 @@ export async function start(config: Config, log: Logger, opts: StartOptions = { 
   const unpatched = unpatchedSsh2Files();
   if (unpatched.length > 0) {
     log.warn({ files: unpatched }, 'ssh2 is not patched (installed with --ignore-scripts, or upgraded past patches/): ' +
-      'RSA logins with rsa-sha2-512 fail and the proxy costs more CPU; reinstall with npm ci');
+      'RSA logins with rsa-sha2-512 fail, the proxy costs more CPU, and a client ignoring SSH flow control is not cut off; reinstall with npm ci');
   }
 
   const storeUsesRedis = config.store.startsWith('redis');

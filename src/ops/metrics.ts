@@ -9,7 +9,7 @@ import client from 'prom-client';
 export type AcceptRefusal = 'max-startups' | 'max-connections-per-ip' | 'max-connections' | 'banned' | 'proxy-header' | 'draining';
 
 /** Why we closed a connection or session after accepting it. */
-export type CloseReason = 'login-grace-time' | 'max-auth-tries' | 'evicted' | 'idle-timeout' | 'drain-timeout' | 'revoked';
+export type CloseReason = 'login-grace-time' | 'max-auth-tries' | 'evicted' | 'idle-timeout' | 'drain-timeout' | 'revoked' | 'flow-control';
 
 /** The fixed reasons of pysftpproxy_logins_total{result="refused"}. */
 export type LoginRefusal =

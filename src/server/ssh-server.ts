@@ -299,7 +299,14 @@ export class SshServer {
       this.serveSessions(client, backend, log);
     });
 
-    client.on('error', (err) => log.debug({ err: err.message }, 'client connection error'));
+    client.on('error', (err: Error & { code?: string }) => {
+      // Flow control ignored (our ssh2 patch ends the connection): abuse an operator should see;
+      // other connection errors are resets and timeouts, routine at debug level.
+      if (err.code === 'ERR_SSH_WINDOW_EXCEEDED') {
+        this.opts.metrics.closedBy('flow-control');
+        log.warn({ problem: err.message }, 'connection closed: the client ignored the channel window');
+      } else log.debug({ err: err.message }, 'client connection error');
+    });
     client.on('close', () => {
       open = false;
       clearTimeout(grace);

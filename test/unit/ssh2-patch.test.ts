@@ -41,7 +41,7 @@ test('the ssh2 patch is applied: pooled padding bytes, one socket write per tick
 });
 
 test('the ssh2 patch is applied: window credit once 3 packets arrived, not once half the window was used', async () => {
-  const { MAX_WINDOW, PACKET_SIZE } = require('ssh2/lib/Channel.js') as { MAX_WINDOW: number; PACKET_SIZE: number };
+  const { SESSION_WINDOW, PACKET_SIZE } = require('ssh2/lib/Channel.js') as { SESSION_WINDOW: number; PACKET_SIZE: number };
   const sent = 4 * PACKET_SIZE;
   let received = 0;
   const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
@@ -61,15 +61,53 @@ test('the ssh2 patch is applied: window credit once 3 packets arrived, not once 
       client.on('ready', () => client.exec('sink', (err, ch) => (err ? reject(err) : resolve(ch as never))));
       client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
     });
+    assert.equal(channel.outgoing.window, SESSION_WINDOW, 'the session window the server granted');
     channel.write(Buffer.alloc(sent));
-    // 128 KiB is far from half the 2 MiB window: stock ssh2 sends no credit for it at all.
+    // 128 KiB is far from half the window: stock ssh2 sends no credit for it at all.
     const deadline = Date.now() + 2000;
-    while ((received < sent || channel.outgoing.window <= MAX_WINDOW - sent) && Date.now() < deadline) {
+    while ((received < sent || channel.outgoing.window <= SESSION_WINDOW - sent) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.equal(received, sent);
-    assert.ok(channel.outgoing.window > MAX_WINDOW - sent,
-      `the server credited the window (client's send window ${channel.outgoing.window}, ${MAX_WINDOW - sent} without credit)`);
+    assert.ok(channel.outgoing.window > SESSION_WINDOW - sent,
+      `the server credited the window (client's send window ${channel.outgoing.window}, ${SESSION_WINDOW - sent} without credit)`);
+  } finally {
+    client.end();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('the ssh2 patch is applied: a 4 MiB session window, and a stalled reader holds no more than it', async () => {
+  const { SESSION_WINDOW, MAX_WINDOW, PACKET_SIZE } = require('ssh2/lib/Channel.js') as { SESSION_WINDOW: number; MAX_WINDOW: number; PACKET_SIZE: number };
+  assert.equal(SESSION_WINDOW, 2 * MAX_WINDOW);
+  let held: ssh2.ServerChannel | undefined;
+  const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
+    conn.on('authentication', (ctx) => ctx.accept());
+    conn.on('session', (accept) => {
+      accept().on('exec', (acceptExec) => {
+        held = acceptExec();
+        held.pause(); // a reader that never reads
+      });
+    });
+    conn.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new ssh2.Client();
+  try {
+    const channel = await new Promise<ssh2.ClientChannel & { outgoing: { window: number } }>((resolve, reject) => {
+      client.on('error', reject);
+      client.on('ready', () => client.exec('sink', (err, ch) => (err ? reject(err) : resolve(ch as never))));
+      client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
+    });
+    channel.write(Buffer.alloc(3 * SESSION_WINDOW));
+    const deadline = Date.now() + 5000;
+    while ((channel.outgoing.window > 0 || !held) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200)); // a credit still on its way would show now
+    assert.equal(channel.outgoing.window, 0, 'the sender is stopped by the window');
+    // Stock ssh2 (2 MiB readable buffer, credit until it is full) holds up to 4 MiB here too, but
+    // with half the window; the 64 KiB buffer keeps the total where it was.
+    assert.ok(held!.readableLength <= SESSION_WINDOW + 2 * PACKET_SIZE + PACKET_SIZE, `the stalled reader holds ${held!.readableLength} bytes`);
+    assert.ok(held!.readableLength >= SESSION_WINDOW - PACKET_SIZE, `${held!.readableLength} bytes arrived: the whole window was usable`);
   } finally {
     client.end();
     await new Promise((r) => server.close(r));
@@ -89,27 +127,12 @@ test('the ssh2 patch is applied: data packets are built in pooled buffers, each 
     }
     return (write as (...a: unknown[]) => boolean).call(this, data, ...rest);
   } as typeof write;
-  let done!: (digest: string) => void;
-  const received = new Promise<string>((resolve) => { done = resolve; });
+  // The server sends (a client's 2 MiB window bounds what is in flight, as for the proxy's
+  // writes to OpenSSH peers; our own 4 MiB session window would let 128 packets be in flight).
   const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
     conn.on('authentication', (ctx) => ctx.accept());
     conn.on('session', (accept) => {
-      accept().on('exec', (acceptExec) => {
-        const stream = acceptExec();
-        const hash = createHash('sha256');
-        let since = 0;
-        // A slow reader now and then, so packets wait in the sender's socket buffer.
-        stream.on('data', (d: Buffer) => {
-          hash.update(d);
-          since += d.length;
-          if (since >= 512 * 1024) {
-            since = 0;
-            stream.pause();
-            setTimeout(() => stream.resume(), 5);
-          }
-        });
-        stream.on('end', () => { done(hash.digest('hex')); stream.end(); });
-      });
+      accept().on('exec', (acceptExec) => { acceptExec().end(sent); });
     });
     conn.on('error', () => {});
   });
@@ -118,10 +141,24 @@ test('the ssh2 patch is applied: data packets are built in pooled buffers, each 
   try {
     const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) => {
       client.on('error', reject);
-      client.on('ready', () => client.exec('sink', (err, ch) => (err ? reject(err) : resolve(ch))));
+      client.on('ready', () => client.exec('source', (err, ch) => (err ? reject(err) : resolve(ch))));
       client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
     });
-    channel.end(sent);
+    const received = new Promise<string>((resolve) => {
+      const hash = createHash('sha256');
+      let since = 0;
+      // A slow reader now and then, so packets wait in the sender's socket buffer.
+      channel.on('data', (d: Buffer) => {
+        hash.update(d);
+        since += d.length;
+        if (since >= 512 * 1024) {
+          since = 0;
+          channel.pause();
+          setTimeout(() => channel.resume(), 5);
+        }
+      });
+      channel.on('end', () => resolve(hash.digest('hex')));
+    });
     const digest = await received;
     assert.equal(digest, createHash('sha256').update(sent).digest('hex'), 'the bytes arrived unchanged');
     assert.ok(packets >= sent.length / (33 * 1024), `${packets} data packets written`);
