@@ -126,6 +126,8 @@ class UpstreamConnection implements BackendConnection {
           failure = new UpstreamFailure(this.connected ? 'upstream stopped answering keepalives'
             : `no SSH handshake within ${this.opts.connectTimeout} s`, UNAVAILABLE, this.connected ? 'lost' : 'timeout');
         }
+        // Our ssh2 patch ends a connection whose peer ignores flow control (it would make us buffer without bound).
+        else if (err.code === 'ERR_SSH_WINDOW_EXCEEDED') failure = new UpstreamFailure('upstream ignored the channel window: connection closed', UNAVAILABLE, 'lost');
         else failure = new UpstreamFailure(`cannot connect: ${err.code ?? err.message}`, UNAVAILABLE, 'unreachable');
         giveUp(failure);
       });

@@ -114,6 +114,65 @@ test('the ssh2 patch is applied: a 4 MiB session window, and a stalled reader ho
   }
 });
 
+test('the ssh2 patch is applied: a peer that sends past the window is disconnected, whichever end it is', async () => {
+  type Raw = { _protocol: { channelData(id: number, data: Buffer): void } };
+  type Chan = { outgoing: { id: number }; pause(): void };
+  const junk = Buffer.alloc(30_000); // not a divisor of the window: stock ssh2 checked for exactly 0
+  const flood = async (conn: Raw, ch: Chan, stop: () => boolean): Promise<number> => {
+    let sent = 0;
+    for (let i = 0; i < 1000 && !stop(); i++) {
+      conn._protocol.channelData(ch.outgoing.id, junk);
+      sent += junk.length;
+      if (i % 32 === 31) await new Promise((r) => setTimeout(r, 5));
+    }
+    return sent;
+  };
+  for (const hostile of ['client', 'server'] as const) {
+    let serverErr: (Error & { code?: string }) | undefined;
+    let serverSide: { conn: Raw; ch: Chan } | undefined;
+    const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
+      conn.on('authentication', (ctx) => ctx.accept());
+      conn.on('session', (accept) => {
+        accept().on('exec', (acceptExec) => {
+          const ch = acceptExec();
+          ch.pause(); // a reader that never reads: no credit once its buffer is full
+          serverSide = { conn: conn as unknown as Raw, ch: ch as unknown as Chan };
+        });
+      });
+      conn.on('error', (err) => { serverErr = err; });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new ssh2.Client();
+    let clientErr: (Error & { code?: string }) | undefined;
+    let closed = false;
+    client.on('close', () => { closed = true; });
+    try {
+      const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) => {
+        client.once('error', reject);
+        client.on('ready', () => client.exec('x', (err, ch) => (err ? reject(err) : resolve(ch))));
+        client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
+      });
+      client.on('error', (err) => { clientErr = err; });
+      while (!serverSide) await new Promise((r) => setTimeout(r, 5));
+      let sent: number;
+      if (hostile === 'client') {
+        sent = await flood(client as unknown as Raw, channel as unknown as Chan, () => closed);
+      } else {
+        channel.pause();
+        sent = await flood(serverSide.conn, serverSide.ch, () => closed);
+      }
+      const deadline = Date.now() + 5000;
+      while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(closed, `a hostile ${hostile} sent ${(sent / 1048576).toFixed(1)} MiB past the window and stayed connected`);
+      const seen = hostile === 'client' ? serverErr : clientErr;
+      assert.equal(seen?.code, 'ERR_SSH_WINDOW_EXCEEDED', `the ${hostile === 'client' ? 'server' : 'client'} says why: ${seen?.message}`);
+    } finally {
+      client.end();
+      await new Promise((r) => server.close(r));
+    }
+  }
+});
+
 test('the ssh2 patch is applied: data packets are built in pooled buffers, each reused only once written', async () => {
   const sent = randomBytes(8 * 1024 * 1024);
   // Every large socket write in this process (both ends are here): how many, in how many buffers.
