@@ -40,135 +40,120 @@ test('the ssh2 patch is applied: pooled padding bytes, one socket write per tick
   }
 });
 
-test('the ssh2 patch is applied: window credit once 3 packets arrived, not once half the window was used', async () => {
-  const { SESSION_WINDOW, PACKET_SIZE } = require('ssh2/lib/Channel.js') as { SESSION_WINDOW: number; PACKET_SIZE: number };
-  const sent = 4 * PACKET_SIZE;
-  let received = 0;
+type Coded = Error & { code?: string };
+
+interface ExecPair {
+  client: ssh2.Client;
+  /** The client's end of the exec channel (ssh2 keeps the SSH channel ids and windows on it). */
+  channel: ssh2.ClientChannel & { outgoing: { id: number; window: number } };
+  /** The server's end, and its connection. */
+  served: { conn: ssh2.Connection; channel: ssh2.ServerChannel & { outgoing: { id: number } } };
+  errors: { client: Coded[]; server: Coded[] };
+  close(): Promise<void>;
+}
+
+/** An ssh2 server and client in this process, joined by one exec channel; `onExec` gets the server's end. */
+async function execPair(onExec: (channel: ssh2.ServerChannel) => void = () => {}): Promise<ExecPair> {
+  const errors: ExecPair['errors'] = { client: [], server: [] };
+  let served: ExecPair['served'] | undefined;
   const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
     conn.on('authentication', (ctx) => ctx.accept());
     conn.on('session', (accept) => {
       accept().on('exec', (acceptExec) => {
-        acceptExec().on('data', (d: Buffer) => { received += d.length; });
+        const channel = acceptExec();
+        served = { conn, channel: channel as ExecPair['served']['channel'] };
+        onExec(channel);
       });
     });
-    conn.on('error', () => {});
+    conn.on('error', (err) => errors.server.push(err));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = new ssh2.Client();
+  const close = async (): Promise<void> => {
+    client.end();
+    await new Promise((r) => server.close(r));
+  };
   try {
-    const channel = await new Promise<ssh2.ClientChannel & { outgoing: { window: number } }>((resolve, reject) => {
-      client.on('error', reject);
-      client.on('ready', () => client.exec('sink', (err, ch) => (err ? reject(err) : resolve(ch as never))));
+    const channel = await new Promise<ExecPair['channel']>((resolve, reject) => {
+      client.once('error', reject);
+      client.on('ready', () => client.exec('x', (err, ch) => (err ? reject(err) : resolve(ch as ExecPair['channel']))));
       client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
     });
-    assert.equal(channel.outgoing.window, SESSION_WINDOW, 'the session window the server granted');
-    channel.write(Buffer.alloc(sent));
+    client.on('error', (err) => errors.client.push(err));
+    while (!served) await new Promise((r) => setTimeout(r, 5));
+    return { client, channel, served, errors, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+const { SESSION_WINDOW, MAX_WINDOW, PACKET_SIZE } = require('ssh2/lib/Channel.js') as { SESSION_WINDOW: number; MAX_WINDOW: number; PACKET_SIZE: number };
+
+test('the ssh2 patch is applied: window credit once 3 packets arrived, not once half the window was used', async () => {
+  const sent = 4 * PACKET_SIZE;
+  let received = 0;
+  const p = await execPair((ch) => ch.on('data', (d: Buffer) => { received += d.length; }));
+  try {
+    assert.equal(p.channel.outgoing.window, SESSION_WINDOW, 'the session window the server granted');
+    p.channel.write(Buffer.alloc(sent));
     // 128 KiB is far from half the window: stock ssh2 sends no credit for it at all.
     const deadline = Date.now() + 2000;
-    while ((received < sent || channel.outgoing.window <= SESSION_WINDOW - sent) && Date.now() < deadline) {
+    while ((received < sent || p.channel.outgoing.window <= SESSION_WINDOW - sent) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.equal(received, sent);
-    assert.ok(channel.outgoing.window > SESSION_WINDOW - sent,
-      `the server credited the window (client's send window ${channel.outgoing.window}, ${SESSION_WINDOW - sent} without credit)`);
+    assert.ok(p.channel.outgoing.window > SESSION_WINDOW - sent,
+      `the server credited the window (client's send window ${p.channel.outgoing.window}, ${SESSION_WINDOW - sent} without credit)`);
   } finally {
-    client.end();
-    await new Promise((r) => server.close(r));
+    await p.close();
   }
 });
 
 test('the ssh2 patch is applied: a 4 MiB session window, and a stalled reader holds no more than it', async () => {
-  const { SESSION_WINDOW, MAX_WINDOW, PACKET_SIZE } = require('ssh2/lib/Channel.js') as { SESSION_WINDOW: number; MAX_WINDOW: number; PACKET_SIZE: number };
   assert.equal(SESSION_WINDOW, 2 * MAX_WINDOW);
-  let held: ssh2.ServerChannel | undefined;
-  const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
-    conn.on('authentication', (ctx) => ctx.accept());
-    conn.on('session', (accept) => {
-      accept().on('exec', (acceptExec) => {
-        held = acceptExec();
-        held.pause(); // a reader that never reads
-      });
-    });
-    conn.on('error', () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = new ssh2.Client();
+  const p = await execPair((ch) => ch.pause()); // a reader that never reads
   try {
-    const channel = await new Promise<ssh2.ClientChannel & { outgoing: { window: number } }>((resolve, reject) => {
-      client.on('error', reject);
-      client.on('ready', () => client.exec('sink', (err, ch) => (err ? reject(err) : resolve(ch as never))));
-      client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
-    });
-    channel.write(Buffer.alloc(3 * SESSION_WINDOW));
+    p.channel.write(Buffer.alloc(3 * SESSION_WINDOW));
     const deadline = Date.now() + 5000;
-    while ((channel.outgoing.window > 0 || !held) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (p.channel.outgoing.window > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 200)); // a credit still on its way would show now
-    assert.equal(channel.outgoing.window, 0, 'the sender is stopped by the window');
+    assert.equal(p.channel.outgoing.window, 0, 'the sender is stopped by the window');
     // Stock ssh2 (2 MiB readable buffer, credit until it is full) holds up to 4 MiB here too, but
     // with half the window; the 64 KiB buffer keeps the total where it was.
-    assert.ok(held!.readableLength <= SESSION_WINDOW + 2 * PACKET_SIZE + PACKET_SIZE, `the stalled reader holds ${held!.readableLength} bytes`);
-    assert.ok(held!.readableLength >= SESSION_WINDOW - PACKET_SIZE, `${held!.readableLength} bytes arrived: the whole window was usable`);
+    const held = p.served.channel.readableLength;
+    assert.ok(held <= SESSION_WINDOW + 3 * PACKET_SIZE, `the stalled reader holds ${held} bytes`);
+    assert.ok(held >= SESSION_WINDOW - PACKET_SIZE, `${held} bytes arrived: the whole window was usable`);
   } finally {
-    client.end();
-    await new Promise((r) => server.close(r));
+    await p.close();
   }
 });
 
 test('the ssh2 patch is applied: a peer that sends past the window is disconnected, whichever end it is', async () => {
   type Raw = { _protocol: { channelData(id: number, data: Buffer): void } };
-  type Chan = { outgoing: { id: number }; pause(): void };
   const junk = Buffer.alloc(30_000); // not a divisor of the window: stock ssh2 checked for exactly 0
-  const flood = async (conn: Raw, ch: Chan, stop: () => boolean): Promise<number> => {
-    let sent = 0;
-    for (let i = 0; i < 1000 && !stop(); i++) {
-      conn._protocol.channelData(ch.outgoing.id, junk);
-      sent += junk.length;
-      if (i % 32 === 31) await new Promise((r) => setTimeout(r, 5));
-    }
-    return sent;
-  };
   for (const hostile of ['client', 'server'] as const) {
-    let serverErr: (Error & { code?: string }) | undefined;
-    let serverSide: { conn: Raw; ch: Chan } | undefined;
-    const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
-      conn.on('authentication', (ctx) => ctx.accept());
-      conn.on('session', (accept) => {
-        accept().on('exec', (acceptExec) => {
-          const ch = acceptExec();
-          ch.pause(); // a reader that never reads: no credit once its buffer is full
-          serverSide = { conn: conn as unknown as Raw, ch: ch as unknown as Chan };
-        });
-      });
-      conn.on('error', (err) => { serverErr = err; });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = new ssh2.Client();
-    let clientErr: (Error & { code?: string }) | undefined;
+    const p = await execPair((ch) => ch.pause()); // no credit once its buffer is full
     let closed = false;
-    client.on('close', () => { closed = true; });
+    p.client.on('close', () => { closed = true; });
     try {
-      const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) => {
-        client.once('error', reject);
-        client.on('ready', () => client.exec('x', (err, ch) => (err ? reject(err) : resolve(ch))));
-        client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
-      });
-      client.on('error', (err) => { clientErr = err; });
-      while (!serverSide) await new Promise((r) => setTimeout(r, 5));
-      let sent: number;
-      if (hostile === 'client') {
-        sent = await flood(client as unknown as Raw, channel as unknown as Chan, () => closed);
-      } else {
-        channel.pause();
-        sent = await flood(serverSide.conn, serverSide.ch, () => closed);
+      const [from, id] = hostile === 'client'
+        ? [p.client as unknown as Raw, p.channel.outgoing.id]
+        : [p.served.conn as unknown as Raw, p.served.channel.outgoing.id];
+      if (hostile === 'server') p.channel.pause();
+      let sent = 0;
+      for (let i = 0; i < 1000 && !closed; i++) {
+        from._protocol.channelData(id, junk);
+        sent += junk.length;
+        if (i % 32 === 31) await new Promise((r) => setTimeout(r, 5));
       }
       const deadline = Date.now() + 5000;
       while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       assert.ok(closed, `a hostile ${hostile} sent ${(sent / 1048576).toFixed(1)} MiB past the window and stayed connected`);
-      const seen = hostile === 'client' ? serverErr : clientErr;
-      assert.equal(seen?.code, 'ERR_SSH_WINDOW_EXCEEDED', `the ${hostile === 'client' ? 'server' : 'client'} says why: ${seen?.message}`);
+      const seen = hostile === 'client' ? p.errors.server : p.errors.client;
+      assert.equal(seen[0]?.code, 'ERR_SSH_WINDOW_EXCEEDED', `the other end says why: ${seen[0]?.message}`);
     } finally {
-      client.end();
-      await new Promise((r) => server.close(r));
+      await p.close();
     }
   }
 });
@@ -188,35 +173,22 @@ test('the ssh2 patch is applied: data packets are built in pooled buffers, each 
   } as typeof write;
   // The server sends (a client's 2 MiB window bounds what is in flight, as for the proxy's
   // writes to OpenSSH peers; our own 4 MiB session window would let 128 packets be in flight).
-  const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
-    conn.on('authentication', (ctx) => ctx.accept());
-    conn.on('session', (accept) => {
-      accept().on('exec', (acceptExec) => { acceptExec().end(sent); });
-    });
-    conn.on('error', () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = new ssh2.Client();
+  const p = await execPair((ch) => ch.end(sent));
   try {
-    const channel = await new Promise<ssh2.ClientChannel>((resolve, reject) => {
-      client.on('error', reject);
-      client.on('ready', () => client.exec('source', (err, ch) => (err ? reject(err) : resolve(ch))));
-      client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
-    });
     const received = new Promise<string>((resolve) => {
       const hash = createHash('sha256');
       let since = 0;
       // A slow reader now and then, so packets wait in the sender's socket buffer.
-      channel.on('data', (d: Buffer) => {
+      p.channel.on('data', (d: Buffer) => {
         hash.update(d);
         since += d.length;
         if (since >= 512 * 1024) {
           since = 0;
-          channel.pause();
-          setTimeout(() => channel.resume(), 5);
+          p.channel.pause();
+          setTimeout(() => p.channel.resume(), 5);
         }
       });
-      channel.on('end', () => resolve(hash.digest('hex')));
+      p.channel.on('end', () => resolve(hash.digest('hex')));
     });
     const digest = await received;
     assert.equal(digest, createHash('sha256').update(sent).digest('hex'), 'the bytes arrived unchanged');
@@ -225,8 +197,7 @@ test('the ssh2 patch is applied: data packets are built in pooled buffers, each 
     assert.ok(buffers.size < packets / 2, `${packets} packets were written from ${buffers.size} buffers`);
   } finally {
     Socket.prototype.write = write;
-    client.end();
-    await new Promise((r) => server.close(r));
+    await p.close();
   }
 });
 
