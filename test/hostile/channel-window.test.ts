@@ -17,6 +17,7 @@ import { PacketWriter } from '../../src/sftp/protocol/packet-writer.js';
 import { startLocalTarget, type LocalTarget } from '../clients/fixtures/local-target.js';
 import { startProxyTarget, type ProxyTarget } from '../clients/fixtures/proxy-target.js';
 import { download, openSftp, sha256, upload } from '../faults/helpers.js';
+import { adminPort, scrape } from '../harness/index.js';
 import { RawSftpClient } from '../sftp/raw-client.js';
 import { remotePath } from '../clients/target.js';
 
@@ -29,7 +30,13 @@ type RawConn = ssh2.Client & { _protocol: { channelData(id: number, data: Buffer
 for (const mode of ['local', 'proxy'] as const) {
   describe(`${mode} mode: a client that ignores the channel window`, () => {
     let target: LocalTarget | ProxyTarget;
-    before(async () => { target = mode === 'proxy' ? await startProxyTarget() : await startLocalTarget(); });
+    let admin: number;
+    before(async () => {
+      target = mode === 'proxy'
+        ? await startProxyTarget({ proxyEnv: { SFTPPROXY_ADMIN_LISTEN: '127.0.0.1:0' } })
+        : await startLocalTarget('alice', ['--admin-listen', '127.0.0.1:0']);
+      admin = await adminPort(target.proxy);
+    });
     after(async () => { await target?.close(); });
 
     test('is disconnected once it sends past the window; the process and other sessions go on', { timeout: 60_000 }, async () => {
@@ -69,6 +76,7 @@ for (const mode of ['local', 'proxy'] as const) {
         assert.ok(closed, `still connected after ${(sent / 1048576).toFixed(1)} MiB past a paused channel; logged: ${
           target.logs().slice(since).map((l) => String(l.msg)).join(' | ')}`);
         await target.waitForLog((l) => l.msg === 'connection closed: the client ignored the channel window', 5000, since);
+        assert.equal((await scrape(admin)).value('pysftpproxy_connections_closed_total', { reason: 'flow-control' }), 1);
 
         const data = randomBytes(256 * 1024);
         await upload(live.sftp, 'after-window.bin', data);
