@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { Socket, type AddressInfo } from 'node:net';
+import net, { Socket, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import ssh2 from 'ssh2';
 import { generateEd25519 } from '../../src/keys/generate-ed25519.js';
@@ -46,14 +46,18 @@ interface ExecPair {
   client: ssh2.Client;
   /** The client's end of the exec channel (ssh2 keeps the SSH channel ids and windows on it). */
   channel: ssh2.ClientChannel & { outgoing: { id: number; window: number } };
-  /** The server's end, and its connection. */
-  served: { conn: ssh2.Connection; channel: ssh2.ServerChannel & { outgoing: { id: number } } };
+  /** The server's end, and its connection (`closed`: its socket is gone). */
+  served: { conn: ssh2.Connection; channel: ssh2.ServerChannel & { outgoing: { id: number } }; closed: Promise<void> };
   errors: { client: Coded[]; server: Coded[] };
   close(): Promise<void>;
 }
 
-/** An ssh2 server and client in this process, joined by one exec channel; `onExec` gets the server's end. */
-async function execPair(onExec: (channel: ssh2.ServerChannel) => void = () => {}): Promise<ExecPair> {
+/**
+ * An ssh2 server and client in this process, joined by one exec channel; `onExec` gets the
+ * server's end. `halfOpen`: the client's socket stays open for writing when the server ends its
+ * side, as a peer that ignores our DISCONNECT keeps it.
+ */
+async function execPair(onExec: (channel: ssh2.ServerChannel) => void = () => {}, o: { halfOpen?: boolean } = {}): Promise<ExecPair> {
   const errors: ExecPair['errors'] = { client: [], server: [] };
   let served: ExecPair['served'] | undefined;
   const server = new ssh2.Server({ hostKeys: [generateEd25519().private] }, (conn) => {
@@ -61,7 +65,7 @@ async function execPair(onExec: (channel: ssh2.ServerChannel) => void = () => {}
     conn.on('session', (accept) => {
       accept().on('exec', (acceptExec) => {
         const channel = acceptExec();
-        served = { conn, channel: channel as ExecPair['served']['channel'] };
+        served = { conn, channel: channel as ExecPair['served']['channel'], closed: new Promise((r) => conn.once('close', () => r())) };
         onExec(channel);
       });
     });
@@ -77,7 +81,8 @@ async function execPair(onExec: (channel: ssh2.ServerChannel) => void = () => {}
     const channel = await new Promise<ExecPair['channel']>((resolve, reject) => {
       client.once('error', reject);
       client.on('ready', () => client.exec('x', (err, ch) => (err ? reject(err) : resolve(ch as ExecPair['channel']))));
-      client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u' });
+      const port = (server.address() as AddressInfo).port;
+      client.connect({ sock: net.connect({ host: '127.0.0.1', port, allowHalfOpen: o.halfOpen ?? false }), username: 'u' });
     });
     client.on('error', (err) => errors.client.push(err));
     while (!served) await new Promise((r) => setTimeout(r, 5));
@@ -103,6 +108,7 @@ test('the ssh2 patch is applied: window credit once 3 packets arrived, not once 
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.equal(received, sent);
+    assert.deepEqual(p.errors, { client: [], server: [] }, 'a sender within the window is not cut off');
     assert.ok(p.channel.outgoing.window > SESSION_WINDOW - sent,
       `the server credited the window (client's send window ${p.channel.outgoing.window}, ${SESSION_WINDOW - sent} without credit)`);
   } finally {
@@ -124,6 +130,9 @@ test('the ssh2 patch is applied: a 4 MiB session window, and a stalled reader ho
     const held = p.served.channel.readableLength;
     assert.ok(held <= SESSION_WINDOW + 3 * PACKET_SIZE, `the stalled reader holds ${held} bytes`);
     assert.ok(held >= SESSION_WINDOW - PACKET_SIZE, `${held} bytes arrived: the whole window was usable`);
+    // The last packet filled the window exactly: that is allowed, not "past the window".
+    assert.deepEqual(p.errors, { client: [], server: [] });
+    assert.equal(await Promise.race([p.served.closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('open'), 100))]), 'open');
   } finally {
     await p.close();
   }
@@ -155,6 +164,29 @@ test('the ssh2 patch is applied: a peer that sends past the window is disconnect
     } finally {
       await p.close();
     }
+  }
+});
+
+test('the ssh2 patch is applied: a client past the window that ignores our DISCONNECT is read no more, and cut off within seconds', async () => {
+  type Raw = { _protocol: { channelData(id: number, data: Buffer): void; _handlers: Record<string, unknown> } };
+  const p = await execPair((ch) => ch.pause(), { halfOpen: true });
+  const socket = (p.served.conn as unknown as { _sock: net.Socket })._sock;
+  try {
+    const hostile = p.client as unknown as Raw;
+    hostile._protocol._handlers['DISCONNECT'] = () => {}; // and its socket stays open (halfOpen)
+    const junk = Buffer.alloc(30_000);
+    for (let i = 0; i < 1000 && p.errors.server.length === 0; i++) {
+      hostile._protocol.channelData(p.channel.outgoing.id, junk);
+      if (i % 32 === 31) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(p.errors.server[0]?.code, 'ERR_SSH_WINDOW_EXCEEDED');
+    assert.equal(socket.listenerCount('data'), 0, 'the server still parses what the client sends');
+    const gone = await Promise.race([p.served.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    assert.ok(gone, 'the server kept the connection of a client that ignored its DISCONNECT');
+  } finally {
+    p.client.destroy();
+    socket.destroy(); // without the patch's own timer nothing else would
+    await p.close();
   }
 });
 
