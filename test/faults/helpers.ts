@@ -80,6 +80,14 @@ export function download(sftp: SFTPWrapper, path: string): Promise<Buffer> {
 
 export const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
+/** Upload `bytes` random bytes to `path` and download them: rejects unless they come back the same. */
+export async function roundTrip(sftp: SFTPWrapper, path: string, bytes: number): Promise<void> {
+  const data = randomBytes(bytes);
+  await upload(sftp, path, data);
+  const back = await download(sftp, path);
+  if (sha256(back) !== sha256(data)) throw new Error(`${path}: downloaded bytes differ from the upload`);
+}
+
 /**
  * Upload and download random files of `bytes` in a loop until `stop()` is called; every round
  * trip must come back byte-identical. `done` resolves with the number of rounds (rejects on the
@@ -90,11 +98,7 @@ export function transferLoop(sftp: SFTPWrapper, prefix: string, bytes: number): 
   let rounds = 0;
   const done = (async () => {
     while (!stopped) {
-      const data = randomBytes(bytes);
-      const path = `${prefix}-${rounds}.bin`;
-      await upload(sftp, path, data);
-      const back = await download(sftp, path);
-      if (sha256(back) !== sha256(data)) throw new Error(`${path}: downloaded bytes differ from the upload`);
+      await roundTrip(sftp, `${prefix}-${rounds}.bin`, bytes);
       rounds++;
     }
     return rounds;

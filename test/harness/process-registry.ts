@@ -28,13 +28,24 @@ export function isAlive(pid: number): boolean {
     return false;
   }
   // A zombie still answers kill(pid, 0); treat it as dead.
+  const state = statFields(pid)?.[0];
+  return state !== 'Z' && state !== 'X';
+}
+
+/** The fields of /proc/PID/stat after the command name (state, ppid, ...), or null once it is gone. */
+function statFields(pid: number | string): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state !== 'Z' && state !== 'X';
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return true;
+    return null;
   }
+}
+
+/** The parent of `pid`, or undefined once it is gone. */
+export function parentPid(pid: number): number | undefined {
+  const fields = statFields(pid);
+  return fields ? Number(fields[1]) : undefined;
 }
 
 /** All descendant PIDs of `pid` (children, grandchildren, ...), read from /proc. */
@@ -48,16 +59,12 @@ export function descendants(pid: number): number[] {
   }
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ppid = Number(fields[1]);
-      const list = parentOf.get(ppid) ?? [];
-      list.push(Number(name));
-      parentOf.set(ppid, list);
-    } catch {
-      // process vanished while scanning
-    }
+    const fields = statFields(name);
+    if (!fields) continue; // vanished while scanning
+    const ppid = Number(fields[1]);
+    const list = parentOf.get(ppid) ?? [];
+    list.push(Number(name));
+    parentOf.set(ppid, list);
   }
   const out: number[] = [];
   const queue = [pid];

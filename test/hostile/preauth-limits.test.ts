@@ -12,6 +12,7 @@ import {
   adminPort, localUserSetup, makeTempDir, productKnownHosts, runSftp, scrape, scrapeUntil, startProxy,
   type LocalUserSetup, type ProxyHandle, type TempDir,
 } from '../harness/index.js';
+import { settlesWithin } from '../ops-core/clients.js';
 import { eventually } from '../proxy/stack.js';
 
 interface Held {
@@ -135,7 +136,7 @@ describe('--max-connections-per-ip 3', () => {
     // longer than any fixed wait: try until one is admitted (still open after 500 ms).
     const next = await eventually(async () => {
       const h = await silent(proxy.port, '127.0.0.4');
-      if (!(await Promise.race([h.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]))) return h;
+      if (!(await settlesWithin(h.closed, 500))) return h;
       h.sock.destroy();
       return undefined;
     }, 5000);

@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { descendants } from '../harness/index.js';
+import { descendants, parentPid } from '../harness/index.js';
 import { FX, FXF, FXP } from '../../src/sftp/protocol/constants.js';
 import { openssh, paramiko, psftp, raw } from './clients.js';
 import { auditLines, startTarget, type PolicyTarget } from './targets.js';
@@ -128,7 +128,7 @@ for (const mode of ['proxy', 'local'] as const) {
           // The upstream holds still: the proxy's probe (LSTAT) waits in its input.
           process.kill(server, 'SIGSTOP');
           // The sshd process that feeds sftp-server's stdin: it writes the probe into the pipe.
-          const feeder = Number(readFileSync(`/proc/${server}/stat`, 'latin1').replace(/^.*\) /s, '').split(' ')[1]);
+          const feeder = parentPid(server)!;
           const wchar = () => Number(/^wchar: (\d+)$/m.exec(readFileSync(`/proc/${feeder}/io`, 'latin1'))![1]);
           const wrote = wchar();
           const opened = s.sftp.open('race.txt', FXF.WRITE | FXF.CREAT | FXF.TRUNC);
