@@ -53,14 +53,15 @@ async function run(): Promise<void> {
 
   if (config.workers > 1 && cluster.isPrimary) {
     try {
+      // Before the workers start: their 'listening' lines must find the primary's pid in it.
+      const removePidfile = config.pidfile ? writePidfile(config.pidfile) : () => {};
+      process.on('exit', removePidfile);
       await runPrimary(process.argv.slice(2), config, log);
     } catch (err) {
       if (err instanceof ConfigError) die(err.message, 2);
       if ((err as NodeJS.ErrnoException).code === 'ADMIN_LISTEN') die(`${(err as Error).message}; choose another --admin-listen`, 1);
       throw err;
     }
-    const removePidfile = config.pidfile ? writePidfile(config.pidfile) : () => {};
-    process.on('exit', removePidfile);
     return;
   }
 

@@ -46,6 +46,8 @@ export interface Running {
 export interface StartOptions {
   /** A --workers worker: the primary serves the admin endpoint and holds shared state without Redis. */
   worker: boolean;
+  /** Runs once everything listens, before the 'listening' line; what it throws fails the start. */
+  beforeListening?: () => void;
 }
 
 export async function start(config: Config, log: Logger, opts: StartOptions = { worker: false }): Promise<Running> {
@@ -88,7 +90,6 @@ export async function start(config: Config, log: Logger, opts: StartOptions = { 
     settings: serverSettings(config), ciphers: config.ciphers, kex: config.kex,
   });
   const address = await server.listen(config.port, config.listen);
-  log.info({ port: address.port, address: address.address, mode: config.mode, store: store.kind, sharedState: shared.kind }, 'listening');
 
   let draining = false;
   const storeUp = (): boolean => !storeUsesRedis || (redis !== undefined && redisIsUp(redis));
@@ -119,6 +120,12 @@ export async function start(config: Config, log: Logger, opts: StartOptions = { 
     adminPort = a.port;
     log.info({ address: a.address, port: a.port }, 'admin endpoint listening');
   }
+
+  // 'listening' is the last line of the start: whoever waits for it (a service manager's log
+  // watch, the tests) finds the admin endpoint up and, under serve(), privileges dropped and the
+  // pid file written.
+  opts.beforeListening?.();
+  log.info({ port: address.port, address: address.address, mode: config.mode, store: store.kind, sharedState: shared.kind }, 'listening');
 
   const closeRest = async (): Promise<void> => {
     clearInterval(gauges);

@@ -17,11 +17,17 @@ export interface ReadyMessage { tag: typeof READY_TAG; notReady: string | null; 
 
 export async function serve(argv: readonly string[], config: Config, log: Logger): Promise<void> {
   const worker = cluster.isWorker;
-  const running: Running = await start(config, log, { worker });
-  const dropped = dropPrivileges(config.userid, config.groupid);
-  if (dropped) log.info(dropped, 'privileges dropped');
-  // Under --workers the primary owns the pidfile.
-  const removePidfile = config.pidfile && !worker ? writePidfile(config.pidfile) : () => {};
+  let removePidfile = (): void => {};
+  const running: Running = await start(config, log, {
+    worker,
+    // The port is bound: switch user, then write the pid file as that user (it removes it at exit).
+    beforeListening: () => {
+      const dropped = dropPrivileges(config.userid, config.groupid);
+      if (dropped) log.info(dropped, 'privileges dropped');
+      // Under --workers the primary owns the pidfile.
+      if (config.pidfile && !worker) removePidfile = writePidfile(config.pidfile);
+    },
+  });
   if (worker) reportReadiness(running);
 
   let current = config;

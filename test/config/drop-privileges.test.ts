@@ -1,5 +1,6 @@
 // --userid / --groupid: started as root, the process binds its port, then runs as the user with
-// only that user's group: no uid 0, no gid 0, none of root's supplementary groups.
+// only that user's group: no uid 0, no gid 0, none of root's supplementary groups; all of that
+// before it logs 'listening'.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -34,7 +35,10 @@ describe('--userid / --groupid', () => {
     assert.equal(process.getuid!(), 0, 'this test drives the privilege drop and needs root (CI runs as root)');
     assert.ok(nobody, 'a nobody user in /etc/passwd');
     const p = await start(['--userid', 'nobody']);
-    await p.waitForLog((l) => l.msg === 'privileges dropped', 5_000);
+    // Dropped before the 'listening' line (startProxy waited for it), not some time after it.
+    const msgs = p.logs().map((l) => l.msg);
+    assert.ok(msgs.includes('privileges dropped') && msgs.indexOf('privileges dropped') < msgs.indexOf('listening'),
+      `'privileges dropped' comes before 'listening': ${JSON.stringify(msgs)}`);
     const [, , uid, gid] = nobody!;
     assert.deepEqual(ids(p.pid), { uid: `${uid}\t${uid}\t${uid}\t${uid}`, gid: `${gid}\t${gid}\t${gid}\t${gid}`, groups: gid });
   });

@@ -1,7 +1,8 @@
 // --logfile and --pidfile (solt_sftp's logfile and pidfile keys), as an operator runs them: the
 // pid file holds the process id while it runs and is gone after SIGTERM; every log line,
 // the last one before exit included, lands in the file; SIGHUP after logrotate moved the file
-// starts a new one. Both without and with --workers (whose workers write the file themselves).
+// starts a new one. Both without and with --workers (whose primary writes the file). The pid
+// file is there when the first 'listening' line is.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
@@ -48,10 +49,13 @@ describe('--logfile and --pidfile', () => {
       child.stderr.on('data', (b: Buffer) => (out += b.toString()));
       try {
         const listening = () => lines(logfile).filter((l) => l.msg === 'listening');
-        await until('the listening line(s) in the log file', () => (listening().length === workers ? true : undefined));
-        // The pid file follows the listening line: it is written once the admin port listens and
-        // privileges are dropped, a moment later (CI once read it in between).
-        await until('the pid file', () => (existsSync(pidfile) ? true : undefined));
+        // The pid file is there by the first listening line (the primary writes it before the
+        // workers start; a single process after dropping privileges, before the line).
+        await until('the listening line(s) in the log file', () => {
+          const n = listening().length;
+          if (n > 0) assert.ok(existsSync(pidfile), `the pid file exists once ${n} listening line(s) are logged`);
+          return n === workers ? true : undefined;
+        });
         assert.equal(readFileSync(pidfile, 'utf8'), `${child.pid}\n`, 'the pid file names the (primary) process');
         assert.equal(out, '', 'nothing on stdout or stderr: the log goes to the file');
 
