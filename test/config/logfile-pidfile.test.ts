@@ -50,7 +50,9 @@ describe('--logfile and --pidfile', () => {
       try {
         const listening = () => lines(logfile).filter((l) => l.msg === 'listening');
         // The pid file is there by the first listening line (the primary writes it before the
-        // workers start; a single process after dropping privileges, before the line).
+        // workers start; a single process after dropping privileges, before the line). Polled,
+        // this only catches a pid file written well after the line; the order itself is checked
+        // where it is deterministic, in drop-privileges.test.ts (the same beforeListening step).
         await until('the listening line(s) in the log file', () => {
           const n = listening().length;
           if (n > 0) assert.ok(existsSync(pidfile), `the pid file exists once ${n} listening line(s) are logged`);

@@ -9,6 +9,7 @@ import { longname, modeString } from '../../src/sftp/server/longname.js';
 import { ReadBuffers } from '../../src/sftp/server/read-buffers.js';
 import { RequestScheduler } from '../../src/sftp/server/scheduler.js';
 import { SftpStatusError } from '../../src/sftp/server/status.js';
+import { FX } from '../../src/sftp/protocol/constants.js';
 
 describe('RequestScheduler', () => {
   it('overlaps parallel requests but runs serial ones alone and in order', async () => {
@@ -40,6 +41,19 @@ describe('RequestScheduler', () => {
     await s.idle();
     assert.deepEqual(ran, ['a']);
     assert.equal(s.pending, 0);
+  });
+});
+
+describe('SftpStatusError', () => {
+  it('carries its status and no stack trace (an answer, thrown for every EOF), and leaves other errors theirs', () => {
+    const limit = Error.stackTraceLimit;
+    const e = new SftpStatusError(FX.EOF, 'End of file');
+    assert.ok(e instanceof Error);
+    assert.equal(e.code, FX.EOF);
+    assert.equal(e.message, 'End of file');
+    assert.doesNotMatch(e.stack ?? '', /\n\s+at /);
+    assert.equal(Error.stackTraceLimit, limit);
+    assert.match(new Error('other').stack ?? '', /\n\s+at /);
   });
 });
 

@@ -5,7 +5,8 @@ import { attrsFromStats } from '../protocol/attrs.js';
 import { FX, READDIR_BATCH } from '../protocol/constants.js';
 import type { Handler } from './context.js';
 import { longname } from './longname.js';
-import { handleReply, nameReply, statusReply, type NameEntry } from '../protocol/replies.js';
+import { handleReply, nameReply, type NameEntry } from '../protocol/replies.js';
+import { SftpStatusError } from './status.js';
 
 export const opendir: Handler = async (ctx, id, r) => {
   const path = r.bytes();
@@ -16,11 +17,11 @@ export const opendir: Handler = async (ctx, id, r) => {
 export const readdir: Handler = async (ctx, id, r) => {
   const h = ctx.handles.dir(r.bytes());
   const now = Date.now();
-  if (h.eof) return statusReply(id, FX.EOF); // the end of a listing is an answer (as READ's end of file)
+  if (h.eof) throw new SftpStatusError(FX.EOF);
   const batch = await h.dir.next(READDIR_BATCH);
   if (batch === null) {
     h.eof = true;
-    return statusReply(id, FX.EOF);
+    throw new SftpStatusError(FX.EOF);
   }
   const entries: NameEntry[] = batch.map((e) => ({ name: e.name, longname: longname(e.name, e.stat, now), attrs: attrsFromStats(e.stat) }));
   return nameReply(id, entries);

@@ -4,7 +4,7 @@ import { FX, FXF } from '../protocol/constants.js';
 import type { Handler, SessionContext } from './context.js';
 import type { OpenMode } from './filesystem.js';
 import type { Handle } from './handles.js';
-import { DATA_HEADER, attrsReply, finishDataReply, handleReply, okReply, statusReply } from '../protocol/replies.js';
+import { DATA_HEADER, attrsReply, finishDataReply, handleReply, okReply } from '../protocol/replies.js';
 import { readBuffers } from './read-buffers.js';
 import { SftpStatusError } from './status.js';
 
@@ -61,9 +61,7 @@ export const read: Handler = async (ctx, id, r) => {
   const h = ctx.handles.file(r.bytes());
   const offset = r.u64();
   const len = Math.min(r.u32(), ctx.limits.maxRead);
-  // The end of a file is an answer, not a failure: returned, since building an Error (its stack)
-  // for the READ that ends every file was 1.8 % of the server's CPU in `get -r` of small files.
-  if (len === 0) return statusReply(id, FX.EOF);
+  if (len === 0) throw new SftpStatusError(FX.EOF);
   if (!h.file.readable) throw new SftpStatusError(FX.PERMISSION_DENIED);
   const size = DATA_HEADER + len;
   await ctx.reads.acquire(size); // until the replies held so far leave for the client
@@ -76,7 +74,7 @@ export const read: Handler = async (ctx, id, r) => {
     ctx.reads.release(size);
     if (n === 0) readBuffers.giveBack(buf); // failed or at the end: no reply keeps it
   }
-  if (n === 0) return statusReply(id, FX.EOF);
+  if (n === 0) throw new SftpStatusError(FX.EOF);
   ctx.counters.bytesDown += n;
   return finishDataReply(readBuffers.settle(buf, DATA_HEADER + n), id, n);
 };

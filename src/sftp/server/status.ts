@@ -3,14 +3,24 @@
 import { FX } from '../protocol/constants.js';
 import { PacketError } from '../protocol/packet-reader.js';
 
-/** A failure that already knows its SFTP status (bad handle, unsupported, EOF, ...). */
+/**
+ * A failure that already knows its SFTP status (bad handle, unsupported, EOF, ...): an answer to
+ * the client, never logged, so it carries no stack trace. Capturing one was most of its cost
+ * (about 11 µs of 15 per throw from an async handler), paid for the READ that ends every file
+ * and for every request a client sends with a bad handle.
+ */
 export class SftpStatusError extends Error {
   override name = 'SftpStatusError';
-  constructor(
-    readonly code: number,
-    message?: string,
-  ) {
-    super(message ?? '');
+  readonly code: number;
+  constructor(code: number, message?: string) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message ?? '');
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    this.code = code;
   }
 }
 
